@@ -1,0 +1,144 @@
+// The head: cluster membership, the actor directory (placement, lifecycle, names) and jobs.
+// Control plane only: no task or object bytes pass through here.
+import { RpcClient } from "../src/rpc/grpc.js";
+import { IllegalStateError, TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
+import type { ActorCreateRequest, ActorInfo, JobInfo, NodeInfo, Resources } from "../src/protocol.js";
+import type { ActorId, JobId, NodeId } from "../src/ids.js";
+
+/*  Actor lifecycle:   PENDING ──placed & constructed──▶ ALIVE ──kill / worker exit──▶ DEAD
+                          └───── infeasible, constructor threw, killed ─────────────────▲      */
+
+interface ActorRecord extends ActorInfo { jobId: JobId; detached: boolean; waiters: Array<() => void> }
+
+export class Head {
+  readonly nodes = new Map<NodeId, NodeInfo & { client: RpcClient }>();
+  readonly jobs = new Map<JobId, JobInfo>();
+  readonly actors = new Map<ActorId, ActorRecord>();
+  private names = new Map<string, ActorId>();
+  private unknownWaiters = new Map<ActorId, Array<() => void>>();
+
+  constructor(private token: string) {}
+
+  handlers() {
+    return {
+      registerNode: (n: Omit<NodeInfo, "state">) => this.registerNode(n),
+      registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); return {}; },
+      listNodes: () => [...this.nodes.values()].map(({ client: _c, ...n }) => n),
+      createActor: (r: ActorCreateRequest) => this.createActor(r),
+      waitActor: (r: { actorId: ActorId }) => this.waitActor(r.actorId),
+      getActor: (r: { actorId: ActorId }) => this.info(r.actorId),
+      getNamedActor: (r: { name: string; namespace: string }) => {
+        const id = this.names.get(`${r.namespace}/${r.name}`);
+        return id ? this.info(id) : null;
+      },
+      killActor: (r: { actorId: ActorId }) => this.killActor(r.actorId),
+      actorDied: (r: { actorId: ActorId; message: string }) => {
+        this.markDead(r.actorId, { name: "ActorDiedError", message: r.message });
+        return {};
+      },
+      listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
+    };
+  }
+
+  private registerNode(n: Omit<NodeInfo, "state">) {
+    this.nodes.set(n.nodeId, { ...n, state: "ALIVE", client: new RpcClient(n.agentAddress, "NodeAgent", this.token) });
+    return {};
+  }
+
+  private info(id: ActorId): ActorInfo | null {
+    const a = this.actors.get(id);
+    if (!a) return null;
+    const { waiters: _w, jobId: _j, detached: _d, ...info } = a;
+    return info;
+  }
+
+  private async createActor(r: ActorCreateRequest): Promise<ActorInfo> {
+    const key = r.name ? `${r.namespace}/${r.name}` : undefined;
+    if (key) {
+      const existing = this.names.get(key);
+      if (existing && this.actors.get(existing)!.state !== "DEAD") {
+        if (r.getIfExists) return this.waitActor(existing);
+        throw new IllegalStateError(`an actor named '${r.name}' already exists in namespace '${r.namespace}'. Tip: use getIfExists: true to reuse it, or getActor('${r.name}').`);
+      }
+    }
+    const rec: ActorRecord = { actorId: r.actorId, className: r.className, methods: r.methods, name: r.name,
+      namespace: r.namespace, state: "PENDING", jobId: r.jobId, detached: r.detached, waiters: [] };
+    this.actors.set(r.actorId, rec);
+    if (key) this.names.set(key, r.actorId);
+    for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();
+    this.unknownWaiters.delete(r.actorId);
+
+    const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
+    const node = [...this.nodes.values()].find((n) => n.state === "ALIVE" && fits(n.resources, placement));
+    if (!node) {
+      this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(
+        `actor ${r.className} needs ${fmt(placement)} but no node has that much in total (nodes: ${this.describeNodes()}). Tip: lower the actor's resource options or add a node that has them.`)));
+      return this.info(r.actorId)!;
+    }
+    try {
+      const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
+        resources: r.resources, placement, maxConcurrency: r.maxConcurrency });
+      if (out.error) this.markDead(r.actorId, out.error);
+      else if (rec.state === "DEAD") node.client.call("killWorker", { workerId: out.workerId }).catch(() => {});
+      else { Object.assign(rec, { state: "ALIVE", address: out.address, workerId: out.workerId, nodeId: node.nodeId }); this.wake(rec); }
+    } catch (e) {
+      this.markDead(r.actorId, toErrorInfo(e));
+    }
+    return this.info(r.actorId)!;
+  }
+
+  private async waitActor(id: ActorId): Promise<ActorInfo> {
+    if (!this.actors.has(id)) {
+      await new Promise<void>((resolve) => {
+        const list = this.unknownWaiters.get(id) ?? [];
+        list.push(resolve);
+        this.unknownWaiters.set(id, list);
+        setTimeout(resolve, 30_000).unref();
+      });
+      if (!this.actors.has(id)) {
+        return { actorId: id, className: "unknown", methods: [], namespace: "", state: "DEAD",
+          death: { name: "ActorDiedError", message: `actor ${id} is not known to the head` } };
+      }
+    }
+    const a = this.actors.get(id)!;
+    if (a.state === "PENDING") await new Promise<void>((r) => a.waiters.push(r));
+    return this.info(id)!;
+  }
+
+  private async killActor(id: ActorId) {
+    const a = this.actors.get(id);
+    if (!a || a.state === "DEAD") return {};
+    const { workerId, nodeId } = a;
+    this.markDead(id, { name: "ActorDiedError", message: "the actor was killed with kill()" });
+    if (workerId && nodeId) await this.nodes.get(nodeId)?.client.call("killWorker", { workerId, reason: "actor killed" });
+    return {};
+  }
+
+  private markDead(id: ActorId, death: ActorInfo["death"]): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === "DEAD") return;
+    a.state = "DEAD";
+    a.death = death;
+    this.wake(a);
+  }
+
+  private wake(a: ActorRecord): void {
+    const w = a.waiters;
+    a.waiters = [];
+    for (const f of w) f();
+  }
+
+  private describeNodes(): string {
+    return [...this.nodes.values()].map((n) => `${n.nodeId} ${fmt(n.resources)}`).join("; ") || "none";
+  }
+
+  close(): void { for (const n of this.nodes.values()) n.client.close(); }
+}
+
+export function fits(have: Resources, want: Resources): boolean {
+  return Object.entries(want).every(([k, v]) => v <= 0 || (have[k] ?? 0) >= v - 1e-9);
+}
+
+export function fmt(r: Resources): string {
+  return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
+}

@@ -1,0 +1,189 @@
+// The node agent: grants worker leases against the node's resources, starts actors in
+// dedicated workers, lends a CPU back while a worker blocks in get(), and streams worker
+// logs to the drivers that own them.
+import * as os from "node:os";
+import { WorkerPool, type Worker } from "./worker-pool.js";
+import { connect, type Connection } from "../src/rpc/wire.js";
+import { RpcClient } from "../src/rpc/grpc.js";
+import { TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
+import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
+import type { JobInfo, LeaseGrant, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
+
+/** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
+interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
+
+export interface AgentConfig {
+  nodeId: NodeId;
+  token: string;
+  headAddress: string;
+  agentAddress: string;
+  storeDir: string;
+  logDir: string;
+  resources: Resources;
+  prestart?: number;
+}
+
+export class NodeAgent {
+  readonly pool: WorkerPool;
+  readonly total: Resources;
+  readonly available: Resources;
+  private jobs = new Map<JobId, JobInfo & { logs?: Promise<Connection> }>();
+  private waiting: Waiting[] = [];
+  private leases = new Map<LeaseId, Worker>();
+  readonly head: RpcClient;
+  private closing = false;
+
+  constructor(private config: AgentConfig) {
+    this.total = { ...config.resources };
+    this.available = { ...config.resources };
+    this.head = new RpcClient(config.headAddress, "Head", config.token);
+    this.pool = new WorkerPool({ ...config,
+      onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
+      onExit: (w) => this.onWorkerExit(w) });
+  }
+
+  handlers() {
+    return {
+      registerDriver: (j: JobInfo) => this.registerDriver(j),
+      requestLease: (r: LeaseRequest) => this.requestLease(r),
+      returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
+      startActor: (r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) => this.startActor(r),
+      killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
+      workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
+      workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
+      info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available,
+        workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId })) }),
+    };
+  }
+
+  private registerDriver(j: JobInfo) {
+    this.jobs.set(j.jobId, { ...j });
+    const n = this.config.prestart ?? Math.max(1, Math.floor(this.total.CPU ?? os.cpus().length));
+    for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);
+    return { nodeId: this.config.nodeId };
+  }
+
+  private job(jobId: JobId): JobInfo {
+    const j = this.jobs.get(jobId);
+    if (!j) throw new Error(`job ${jobId} is not registered on node ${this.config.nodeId}`);
+    return j;
+  }
+
+  private async requestLease(r: LeaseRequest): Promise<LeaseGrant> {
+    this.job(r.jobId);
+    if (!fits(this.total, r.resources)) {
+      throw new TaskUnschedulableError(`the task needs ${fmt(r.resources)} but no node has that much in total (this node: ${fmt(this.total)}). Tip: lower numCpus/numGpus/resources, or start a node that has them.`);
+    }
+    const worker = await this.acquire(r.jobId, r.resources);
+    const leaseId = newLeaseId();
+    worker.state = "leased";
+    worker.leaseId = leaseId;
+    this.leases.set(leaseId, worker);
+    return { leaseId, workerId: worker.id, address: worker.address!, nodeId: this.config.nodeId };
+  }
+
+  /** Wait for resources, take them, then hand out an idle (or new) worker of the job. */
+  private acquire(jobId: JobId, want: Resources, placement: Resources = want): Promise<Worker> {
+    return new Promise<Worker>((grant, fail) => {
+      this.waiting.push({ want: placement, alloc: want, jobId, fail, grant });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    for (const req of [...this.waiting]) {
+      if (!fits(this.available, req.want)) continue;
+      this.waiting.splice(this.waiting.indexOf(req), 1);
+      const alloc = req.alloc;
+      take(this.available, alloc);
+      let w = this.pool.idleFor(req.jobId);
+      if (w) w.state = "leased";
+      else {
+        w = this.pool.start(this.job(req.jobId));
+        w.state = "leased";  // reserved before it is ready
+      }
+      w.allocated = alloc;
+      const worker = w;
+      worker.ready.then(() => {
+        if (worker.state === "dead") { give(this.available, alloc); this.pump(); req.fail(new Error("worker failed to start")); return; }
+        req.grant(worker);
+      });
+    }
+  }
+
+  private release(leaseId: LeaseId): void {
+    const w = this.leases.get(leaseId);
+    if (!w) return;
+    this.leases.delete(leaseId);
+    this.freeResources(w);
+    if (w.state === "leased") w.state = "idle";
+    w.leaseId = undefined;
+    this.pump();
+  }
+
+  private freeResources(w: Worker): void {
+    if (!w.allocated) return;
+    const alloc = { ...w.allocated };
+    if (w.blocked) alloc.CPU = 0;   // lent back already
+    give(this.available, alloc);
+    w.allocated = undefined;
+    w.blocked = false;
+  }
+
+  private setBlocked(id: WorkerId, blocked: boolean) {
+    const w = this.pool.workers.get(id);
+    if (!w || w.state !== "leased" || !w.allocated?.CPU || w.blocked === blocked) return {};
+    w.blocked = blocked;
+    this.available.CPU = (this.available.CPU ?? 0) + (blocked ? w.allocated.CPU : -w.allocated.CPU);
+    if (blocked) this.pump();
+    return {};
+  }
+
+  private async startActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+    const w = await this.acquire(r.jobId, r.resources, r.placement);
+    w.state = "actor";
+    w.actorId = r.actorId;
+    const reply = await new Promise<any>((resolve) => {
+      const onMsg = (m: any) => { if (m?.t === "actorCreated" && m.actorId === r.actorId) { w.proc.off("message", onMsg); resolve(m); } };
+      w.proc.on("message", onMsg);
+      w.proc.once("exit", () => resolve({ error: { name: "ActorDiedError", message: "the actor's worker exited during construction" } }));
+      w.proc.send({ t: "createActor", actorId: r.actorId, spec: r.spec, maxConcurrency: r.maxConcurrency });
+    });
+    if (reply.error) { this.pool.kill(w.id); return { error: reply.error }; }
+    return { address: w.address, workerId: w.id, pid: w.pid };
+  }
+
+  private onWorkerExit(w: Worker): void {
+    if (this.closing) return;
+    if (w.leaseId) this.leases.delete(w.leaseId);
+    this.freeResources(w);
+    if (w.actorId) this.head.call("actorDied", { actorId: w.actorId, message: `its worker (pid ${w.pid}) exited` }).catch(() => {});
+    const job = this.jobs.get(w.jobId);
+    if (job && !w.actorId && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
+    this.pump();
+  }
+
+  private forwardLogs(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    job.logs ??= connect(job.driverAddress, this.config.token);
+    job.logs.then((c) => c.send({ t: "logs", lines }), () => {});
+  }
+
+  close(): void {
+    this.closing = true;
+    this.pool.killAll();
+    for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));
+    this.head.close();
+  }
+}
+
+function fits(have: Resources, want: Resources): boolean {
+  return Object.entries(want).every(([k, v]) => v <= 0 || (have[k] ?? 0) >= v - 1e-9);
+}
+function take(have: Resources, r: Resources) { for (const [k, v] of Object.entries(r)) have[k] = (have[k] ?? 0) - v; }
+function give(have: Resources, r: Resources) { for (const [k, v] of Object.entries(r)) have[k] = (have[k] ?? 0) + v; }
+function fmt(r: Resources): string {
+  return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
+}
+export { toErrorInfo };

@@ -1,0 +1,43 @@
+// Node agent daemon entry point. Registers with the head, then prints one JSON line.
+import * as grpc from "@grpc/grpc-js";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { NodeAgent } from "./agent.js";
+import { addService, bindServer, GRPC_OPTIONS, RpcClient } from "../src/rpc/grpc.js";
+import { exitWithParent } from "../src/cluster/daemon.js";
+import { newNodeId } from "../src/ids.js";
+
+const token = process.env.HELIOS_TOKEN ?? "";
+const host = process.env.HELIOS_HOST ?? "127.0.0.1";
+const headAddress = process.env.HELIOS_HEAD!;
+const resources: Record<string, number> = JSON.parse(process.env.HELIOS_RESOURCES ?? "{}");
+resources.CPU ??= os.cpus().length;
+const nodeId = newNodeId();
+const sessionDir = process.env.HELIOS_SESSION_DIR ?? path.join(os.tmpdir(), `helios-${nodeId}`);
+const storeDir = pickStoreDir(nodeId);
+const logDir = path.join(sessionDir, "logs");
+fs.mkdirSync(logDir, { recursive: true });
+
+const server = new grpc.Server(GRPC_OPTIONS);
+const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT ?? 0));
+const agentAddress = `${host}:${port}`;
+const agent = new NodeAgent({ nodeId, token, headAddress, agentAddress, storeDir, logDir, resources,
+  prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined });
+addService(server, "NodeAgent", token, agent.handlers());
+await new RpcClient(headAddress, "Head", token).call("registerNode", { nodeId, agentAddress, resources, storeDir });
+process.stdout.write(JSON.stringify({ nodeId, address: agentAddress, storeDir, logDir, pid: process.pid }) + "\n");
+
+exitWithParent(() => {
+  agent.close();
+  server.forceShutdown();
+  fs.rmSync(storeDir, { recursive: true, force: true });
+});
+
+/** Objects live in /dev/shm when it exists and has room, else in the temp dir. */
+function pickStoreDir(id: string): string {
+  const base = fs.existsSync("/dev/shm") && fs.statfsSync("/dev/shm").bavail * fs.statfsSync("/dev/shm").bsize > 1 << 30 ? "/dev/shm" : os.tmpdir();
+  const dir = path.join(base, `helios-objects-${id}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,96 @@
+// Worker processes of one node: started per job (they run the job's code, in its working
+// directory, with its loader), kept warm and reused. Each worker's stdout/stderr goes to
+// its log file and to the driver that owns the job.
+import { fork, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
+import type { JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
+
+/*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
+                                          └──startActor──▶ actor        any ──exit──▶ dead      */
+export type WorkerState = "starting" | "idle" | "leased" | "actor" | "dead";
+
+export interface Worker {
+  id: WorkerId;
+  jobId: JobId;
+  proc: ChildProcess;
+  pid: number;
+  state: WorkerState;
+  address?: string;
+  leaseId?: LeaseId;
+  allocated?: Resources;
+  blocked?: boolean;
+  actorId?: ActorId;
+  ready: Promise<void>;
+}
+
+const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/worker/main.js");
+
+export interface PoolContext {
+  nodeId: NodeId;
+  token: string;
+  headAddress: string;
+  agentAddress: string;
+  storeDir: string;
+  logDir: string;
+  onLines(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void;
+  onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+export class WorkerPool {
+  readonly workers = new Map<WorkerId, Worker>();
+  constructor(private ctx: PoolContext) {}
+
+  idleFor(jobId: JobId): Worker | undefined {
+    for (const w of this.workers.values()) if (w.jobId === jobId && w.state === "idle") return w;
+    return undefined;
+  }
+
+  countFor(jobId: JobId, states: WorkerState[]): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (w.jobId === jobId && states.includes(w.state)) n++;
+    return n;
+  }
+
+  start(job: JobInfo): Worker {
+    const id = newWorkerId();
+    const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
+      token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress, storeDir: this.ctx.storeDir };
+    const proc = fork(workerMain, [], {
+      cwd: job.cwd, execArgv: job.execArgv, stdio: ["pipe", "pipe", "pipe", "ipc"],
+      env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
+    });
+    let resolveReady!: () => void;
+    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", ready: new Promise((r) => (resolveReady = r)) };
+    this.workers.set(id, w);
+    const log = fs.createWriteStream(path.join(this.ctx.logDir, `worker-${id}-${proc.pid}.log`));
+    const forward = (err: boolean) => (d: Buffer) => {
+      log.write(d);
+      this.ctx.onLines(job.jobId, [{ err, text: d.toString() }]);
+    };
+    proc.stdout!.on("data", forward(false));
+    proc.stderr!.on("data", forward(true));
+    proc.on("message", (m: any) => {
+      if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
+    });
+    proc.on("exit", (code, signal) => {
+      w.state = "dead";
+      this.workers.delete(id);
+      log.end();
+      resolveReady();
+      this.ctx.onExit(w, code, signal);
+    });
+    return w;
+  }
+
+  kill(id: WorkerId): boolean {
+    const w = this.workers.get(id);
+    if (!w) return false;
+    w.proc.kill("SIGKILL");
+    return true;
+  }
+
+  killAll(): void { for (const w of this.workers.values()) w.proc.kill("SIGKILL"); }
+}

@@ -1,0 +1,140 @@
+// The public API of DESIGN.md. In a driver, init() starts (or joins) a cluster; in a
+// worker the same functions use the worker's runtime, so tasks can submit tasks.
+import * as os from "node:os";
+import { randomBytes } from "node:crypto";
+import { Runtime } from "./core/runtime.js";
+import { ObjectRef, isObjectRef } from "./core/object-ref.js";
+import { actorRecord } from "./core/actor-handle.js";
+import { startLocalCluster, type LocalCluster } from "./cluster/local.js";
+import { IllegalStateError } from "./errors.js";
+import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
+import type { JobInfo } from "./protocol.js";
+import type { InitOptions } from "./types.js";
+
+interface State { runtime: Runtime; cluster?: LocalCluster; stopping?: Promise<void> }
+const key = Symbol.for("helios.runtime");
+const g = globalThis as unknown as { [key]: State | undefined };
+
+/** Used by the worker entry point: the worker's runtime serves the API inside tasks. */
+export function setRuntime(runtime: Runtime): void { g[key] = { runtime }; }
+
+export function runtime(): Runtime {
+  const s = g[key];
+  if (!s) throw new IllegalStateError("Helios is not initialized: call await init() first.");
+  return s.runtime;
+}
+
+export const isInitialized = (): boolean => g[key] !== undefined;
+
+/** Start a local cluster for this script, or join one: `await init()` / `await init({ address })`. */
+export async function init(options: InitOptions = {}): Promise<void> {
+  if (g[key]) {
+    if (g[key]!.runtime.core.config.mode === "worker") return;
+    throw new IllegalStateError("init() was already called; call shutdown() first to start again.");
+  }
+  const address = options.address ?? process.env.HELIOS_ADDRESS;
+  if (address) {
+    throw new IllegalStateError(`joining a running cluster (${address}) arrives with the cluster release; call init() without an address to start a local cluster.`);
+  }
+  const numCpus = options.numCpus ?? os.availableParallelism();
+  const token = options.token ?? randomBytes(24).toString("base64url");
+  const resources: Record<string, number> = { CPU: numCpus, ...options.resources };
+  if (options.numGpus) resources.GPU = options.numGpus;
+  const cluster = await startLocalCluster({ token, resources, prestart: options.prestartWorkers });
+  const jobId = newJobId();
+  const namespace = options.namespace ?? `anonymous-${jobId}`;
+  const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: cluster.nodeId as NodeId, jobId: jobId as JobId,
+    namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });
+  try {
+    await rt.start();
+    const job: JobInfo = { jobId, namespace, driverAddress: rt.core.address,
+      cwd: options.runtimeEnv?.workingDir ?? process.cwd(), execArgv: process.execArgv };
+    await rt.core.head.call("registerJob", job);
+    await rt.core.agent.call("registerDriver", job);
+  } catch (e) {
+    rt.core.close();
+    await cluster.stop();
+    throw e;
+  }
+  g[key] = { runtime: rt, cluster };
+  process.once("beforeExit", onBeforeExit);
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(sig === "SIGINT" ? 130 : 143));
+  }
+}
+
+function onBeforeExit(): void { void shutdown(); }
+
+/** Stop this script's cluster (or leave the one it joined). Safe to call twice. */
+export async function shutdown(): Promise<void> {
+  const s = g[key];
+  if (!s || s.runtime.core.config.mode === "worker") return;
+  if (s.stopping) return s.stopping;
+  process.off("beforeExit", onBeforeExit);
+  s.stopping = (async () => {
+    s.runtime.core.close();
+    await s.cluster?.stop();
+    g[key] = undefined;
+  })();
+  return s.stopping;
+}
+
+/** Store a value in the cluster; returns its ref at once. `const ref = put(bigArray)` */
+export function put<T>(value: T): ObjectRef<T> {
+  return runtime().core.put(value);
+}
+
+export interface GetOptions { timeout?: number }
+
+/** The value of a ref, or the values of refs in order: `await get(ref)`, `await get([a, b], { timeout: 5000 })`. */
+export async function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
+export async function get<T extends readonly ObjectRef<unknown>[]>(refs: T, options?: GetOptions): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
+export async function get<T>(refs: ObjectRef<T>[], options?: GetOptions): Promise<T[]>;
+export async function get(refs: ObjectRef<unknown> | readonly ObjectRef<unknown>[], options: GetOptions = {}): Promise<unknown> {
+  const single = !Array.isArray(refs);
+  const list = (single ? [refs] : refs) as ObjectRef<unknown>[];
+  list.forEach((r, i) => {
+    if (!isObjectRef(r)) throw new TypeError(`get() takes an ObjectRef or an array of ObjectRefs; ${single ? "got" : `item ${i} is`} ${describeValue(r)}. Tip: refs come from f.remote(), actor.method.remote() and put().`);
+  });
+  const values = await runtime().core.get(list, options.timeout);
+  return single ? values[0] : values;
+}
+
+export interface WaitOptions { numReturns?: number; timeout?: number }
+
+/** Wait until `numReturns` of the refs are ready (or the timeout passes): `const { ready, pending } = await wait(refs)`. */
+export async function wait<T>(refs: ObjectRef<T>[], options: WaitOptions = {}): Promise<{ ready: ObjectRef<T>[]; pending: ObjectRef<T>[] }> {
+  if (!Array.isArray(refs)) throw new TypeError("wait() takes an array of ObjectRefs");
+  const numReturns = options.numReturns ?? 1;
+  if (!Number.isInteger(numReturns) || numReturns < 0 || numReturns > refs.length) {
+    throw new RangeError(`wait(): numReturns must be an integer between 0 and refs.length (${refs.length}), got ${numReturns}`);
+  }
+  return runtime().core.wait(refs, numReturns, options.timeout) as any;
+}
+
+/** Cancel the task that produces `ref`: queued tasks are dropped, running ones interrupted. */
+export async function cancel(ref: ObjectRef<unknown>): Promise<void> {
+  if (!isObjectRef(ref)) throw new TypeError("cancel() takes the ObjectRef returned by f.remote()");
+  await runtime().cancel(ref);
+}
+
+/** Kill an actor: its pending and later calls raise ActorDiedError. */
+export async function kill(handle: object): Promise<void> {
+  if (!handle || !actorRecord(handle)) throw new TypeError("kill() takes an actor handle (from Cls.remote() or getActor())");
+  await runtime().kill(handle);
+}
+
+/** A handle to a named actor: `await getActor("tally", { namespace: "app" })`. */
+export async function getActor<T = any>(name: string, options: { namespace?: string } = {}): Promise<T> {
+  return runtime().getActor(name, options.namespace);
+}
+
+export interface RuntimeContext { nodeId: string; workerId: string; jobId: string; namespace: string; taskId?: string; actorId?: string }
+/** Where the caller runs: node, worker, job, and the current task or actor. */
+export function getRuntimeContext(): RuntimeContext { return runtime().context(); }
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return `an object (${(v as object).constructor?.name ?? "Object"}); note that refs are not promises, so do not await them before get()`;
+  return `a ${typeof v}`;
+}

@@ -1,0 +1,81 @@
+// The embedded local cluster of init() without an address: a head and one node agent as
+// child processes of the driver. They exit with it: on shutdown(), on normal exit, on an
+// uncaught exception, on SIGINT/SIGTERM, and (through stdin EOF) even on SIGKILL.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface LocalClusterOptions {
+  token: string;
+  resources: Record<string, number>;
+  prestart?: number;
+}
+
+export interface LocalCluster {
+  headAddress: string;
+  agentAddress: string;
+  nodeId: string;
+  storeDir: string;
+  sessionDir: string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster> {
+  const sessionDir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-session-"));
+  const env = { ...process.env, HELIOS_TOKEN: o.token, HELIOS_PARENT: "1", HELIOS_SESSION_DIR: sessionDir };
+  const children: ChildProcess[] = [];
+  const stopSync = () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM"); };
+  process.on("exit", stopSync);
+  try {
+    const head = daemon(path.join(root, "head/main.js"), env, children);
+    const headInfo = await firstLine(head, "head");
+    const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: headInfo.address,
+      HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}) }, children);
+    const agentInfo = await firstLine(agent, "node agent");
+    for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
+    return {
+      headAddress: headInfo.address, agentAddress: agentInfo.address, nodeId: agentInfo.nodeId,
+      storeDir: agentInfo.storeDir, sessionDir, pids: children.map((c) => c.pid!),
+      async stop() {
+        process.off("exit", stopSync);
+        // Agent first (it ends its workers), then the head.
+        for (const c of [...children].reverse()) await terminate(c);
+        fs.rmSync(sessionDir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    stopSync();
+    process.off("exit", stopSync);
+    throw e;
+  }
+}
+
+function daemon(script: string, env: NodeJS.ProcessEnv, children: ChildProcess[]): ChildProcess {
+  const c = spawn(process.execPath, [script], { env, stdio: ["pipe", "pipe", "inherit"] });
+  children.push(c);
+  return c;
+}
+
+function firstLine(c: ChildProcess, what: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: c.stdout! });
+    const onExit = (code: number | null) => reject(new Error(`the ${what} exited with code ${code} before it was ready`));
+    c.once("exit", onExit);
+    rl.once("line", (line) => { c.off("exit", onExit); rl.close(); c.stdout!.resume(); resolve(JSON.parse(line)); });
+  });
+}
+
+function terminate(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => c.kill("SIGKILL"), 3000);
+    c.once("exit", () => { clearTimeout(t); resolve(); });
+    c.kill("SIGTERM");
+  });
+}

@@ -1,0 +1,81 @@
+// Caller side of actor calls: calls go straight to the actor's worker over one connection
+// per actor, sent in submission order (per-caller sequence numbers), many in flight.
+import type { Connection } from "../rpc/wire.js";
+import { ActorDiedError, fromErrorInfo, toErrorInfo } from "../errors.js";
+import type { ActorInfo, TaskReply, TaskSpec } from "../protocol.js";
+import type { ActorId } from "../ids.js";
+import type { CoreWorker } from "./core-worker.js";
+
+interface CallerState {
+  /** Resolves once the creation request reached the head (actors created here). */
+  created?: Promise<unknown>;
+  conn?: Promise<Connection>;
+  chain: Promise<void>;
+  seq: number;
+  dead?: Error;
+}
+
+export class ActorCaller {
+  private actors = new Map<ActorId, CallerState>();
+  readonly callerId: string;
+
+  constructor(private core: CoreWorker) { this.callerId = core.config.workerId; }
+
+  private state(id: ActorId): CallerState {
+    let s = this.actors.get(id);
+    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0 });
+    return s;
+  }
+
+  created(id: ActorId, p: Promise<unknown>): void { this.state(id).created = p; }
+
+  /** Queue a call: `prepare` resolves the arguments; sends stay in call order. */
+  call(id: ActorId, prepare: () => Promise<TaskSpec>, done: (r: TaskReply) => void): void {
+    const s = this.state(id);
+    s.chain = s.chain.then(async () => {
+      let spec: TaskSpec;
+      let conn: Connection;
+      try {
+        spec = await prepare();
+        conn = await this.connect(id, s);
+      } catch (e) { done({ error: toErrorInfo(e) }); return; }
+      spec.actor!.seq = s.seq++;
+      spec.actor!.callerId = this.callerId;
+      const sent: Set<string> = (conn.state.fns ??= new Set());
+      if (spec.fn && sent.has(spec.fnId)) spec.fn = undefined; else sent.add(spec.fnId);
+      conn.request<TaskReply>({ t: "push", task: spec }).then(done, async () => {
+        const cause = await this.deathCause(id);
+        done({ error: { name: "ActorDiedError", message: `actor ${id} died while ${spec.name} was in flight: ${cause}` } });
+      });
+    });
+  }
+
+  private async connect(id: ActorId, s: CallerState): Promise<Connection> {
+    if (s.dead) throw s.dead;
+    if (!s.conn) {
+      s.conn = (async () => {
+        await s.created;
+        const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: id });
+        if (info.state === "DEAD") throw deadError(info);
+        const conn = await this.core.connection(info.address!);
+        conn.once("close", () => { s.conn = undefined; });
+        return conn;
+      })();
+      s.conn.catch((e) => { s.conn = undefined; if (e instanceof ActorDiedError) s.dead = e; });
+    }
+    return s.conn;
+  }
+
+  private async deathCause(id: ActorId): Promise<string> {
+    try {
+      const info = await this.core.head.call<ActorInfo>("getActor", { actorId: id });
+      return info.death?.message ?? "its worker process exited";
+    } catch { return "its worker process exited"; }
+  }
+}
+
+export function deadError(info: ActorInfo): ActorDiedError {
+  const cause = info.death ? fromErrorInfo(info.death) : undefined;
+  return new ActorDiedError(`actor ${info.className} (${info.actorId}) is dead: ${info.death?.message ?? "unknown cause"}`, { cause });
+}
+

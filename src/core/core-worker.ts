@@ -1,0 +1,307 @@
+// The core worker: linked into drivers and workers alike. It owns the objects and tasks
+// this process created (values, reference counts, pending work), resolves and fetches
+// values for get/wait, and serves the wire endpoint other processes push tasks and object
+// requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, and
+// execution of pushed work in executor.ts.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
+import { LocalStore } from "./store.js";
+import { Connection, WireServer, connect, type Message } from "../rpc/wire.js";
+import { RpcClient } from "../rpc/grpc.js";
+import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
+import { GetTimeoutError, ObjectLostError, OwnerDiedError, fromErrorInfo, type ErrorInfo } from "../errors.js";
+import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
+import type { WireValue } from "../protocol.js";
+import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
+
+/** Values up to this size travel inline; larger ones go to the node's object store. */
+export const INLINE_MAX = 100 * 1024;
+
+export interface CoreWorkerConfig {
+  mode: "driver" | "worker";
+  workerId: WorkerId;
+  nodeId: NodeId;
+  jobId: JobId;
+  namespace: string;
+  token: string;
+  headAddress: string;
+  agentAddress: string;
+  storeDir: string;
+  host: string;
+}
+
+interface OwnedObject {
+  value?: WireValue;
+  error?: ErrorInfo;
+  waiters: Array<() => void>;
+  /** Pending tasks that take this object as an argument. */
+  pins: number;
+  /** A ref to it was sent to another process; kept until this owner exits. */
+  escaped: boolean;
+  task?: TaskId;
+}
+
+type Outcome = { value: WireValue } | { error: ErrorInfo };
+
+/** What runs now in this process: read by logs, nested submission and getRuntimeContext(). */
+export interface TaskContext { taskId?: TaskId; name: string; actorId?: ActorId }
+export const taskContext = new AsyncLocalStorage<TaskContext>();
+
+export class CoreWorker {
+  readonly head: RpcClient;
+  readonly agent: RpcClient;
+  readonly store: LocalStore;
+  readonly server: WireServer;
+  address = "";
+  private objects = new Map<ObjectId, OwnedObject>();
+  private refs: LocalRefCounts;
+  private conns = new Map<string, Promise<Connection>>();
+  private busy = 0;
+  private keepAlive?: NodeJS.Timeout;
+  /** Set by the executor: the wire messages a worker serves beyond object requests. */
+  handlers: Record<string, (msg: Message, conn: Connection) => unknown> = {};
+  blockedHook?: (blocked: boolean) => Promise<void>;
+  closed = false;
+
+  constructor(readonly config: CoreWorkerConfig) {
+    this.head = new RpcClient(config.headAddress, "Head", config.token);
+    this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
+    this.store = new LocalStore(config.storeDir);
+    this.refs = new LocalRefCounts((id) => this.onRefDropped(id));
+    this.server = new WireServer(config.token, (conn) => {
+      if (config.mode === "driver") conn.unref();
+      conn.onRequest = (msg, c) => this.handle(msg, c);
+    });
+    setRefTracker(this.refs);
+    setHandleCodec({
+      isRef: isObjectRef,
+      encodeRef: (r) => this.encodeRef(r as ObjectRef),
+      decodeRef: (d) => new ObjectRef(d[0], d[1]),
+      isActor: isActorHandle,
+      encodeActor: encodeActorHandle,
+      decodeActor: decodeActorHandle,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.address = await this.server.listen(this.config.host, 0);
+    if (this.config.mode === "driver") this.server.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server.close();
+    for (const c of this.conns.values()) c.then((x) => x.close(), () => {});
+    this.head.close();
+    this.agent.close();
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    setRefTracker(undefined);
+  }
+
+  /** Hold the event loop open while the user awaits cluster work (sockets are unref'd). */
+  async hold<T>(p: Promise<T>): Promise<T> {
+    if (this.busy++ === 0 && this.config.mode === "driver") this.keepAlive = setInterval(() => {}, 1 << 30);
+    try { return await p; } finally {
+      if (--this.busy === 0 && this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
+    }
+  }
+
+  connection(address: string): Promise<Connection> {
+    let c = this.conns.get(address);
+    if (!c) {
+      c = connect(address, this.config.token).then((conn) => {
+        if (this.config.mode === "driver") conn.unref();
+        conn.onRequest = (msg, x) => this.handle(msg, x);
+        conn.once("close", () => { if (this.conns.get(address) === c) this.conns.delete(address); });
+        return conn;
+      });
+      c.catch(() => this.conns.delete(address));
+      this.conns.set(address, c);
+    }
+    return c;
+  }
+
+  // ---- objects ----------------------------------------------------------------------
+
+  /** Store a value owned by this process; returns its ref synchronously. */
+  put<T>(value: T): ObjectRef<T> {
+    const id = newPutId();
+    const obj = this.newObject(id);
+    this.setValue(id, obj, this.toWire(id, serialize(value, "put(value)")));
+    return new ObjectRef<T>(id, this.address);
+  }
+
+  /** Own an already serialized value (a large task argument). */
+  putSerialized(s: Serialized): ObjectRef {
+    const id = newPutId();
+    this.setValue(id, this.newObject(id), this.toWire(id, s));
+    return new ObjectRef(id, this.address);
+  }
+
+  /** Register a pending owned object (a task return) and make its ref. */
+  pending<T>(id: ObjectId, task: TaskId): ObjectRef<T> {
+    this.newObject(id).task = task;
+    return new ObjectRef<T>(id, this.address);
+  }
+
+  private newObject(id: ObjectId): OwnedObject {
+    const obj: OwnedObject = { waiters: [], pins: 0, escaped: false };
+    this.objects.set(id, obj);
+    return obj;
+  }
+
+  toWire(id: ObjectId, s: Serialized): WireValue {
+    if (s.size <= INLINE_MAX) return { v: concat(s) };
+    this.store.write(id, s);
+    return { s: s.size, id, node: this.config.nodeId };
+  }
+
+  /** A task's return value or error arrived (or a put completed). */
+  resolve(id: ObjectId, outcome: Outcome): void {
+    const obj = this.objects.get(id);
+    if (!obj) {   // dropped by the user before it finished: nothing wants it
+      if ("value" in outcome && "s" in outcome.value) this.store.remove(id);
+      return;
+    }
+    if ("value" in outcome) this.setValue(id, obj, outcome.value);
+    else { obj.error = outcome.error; this.wake(obj); }
+  }
+
+  private setValue(_id: ObjectId, obj: OwnedObject, value: WireValue): void {
+    obj.value = value;
+    this.wake(obj);
+  }
+
+  private wake(obj: OwnedObject): void {
+    const w = obj.waiters;
+    obj.waiters = [];
+    for (const f of w) f();
+  }
+
+  isOwned(id: ObjectId): boolean { return this.objects.has(id); }
+  isReady(id: ObjectId): boolean {
+    const o = this.objects.get(id);
+    return !!o && (o.value !== undefined || o.error !== undefined);
+  }
+  taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
+
+  pin(ref: ObjectRef): void { const o = this.objects.get(ref.id); if (o) o.pins++; }
+  unpin(id: ObjectId): void {
+    const o = this.objects.get(id);
+    if (o && --o.pins === 0) this.maybeFree(id, o);
+  }
+
+  private encodeRef(r: ObjectRef): [ObjectId, string] {
+    const o = this.objects.get(r.id);
+    if (o) o.escaped = true;
+    return [r.id, r.owner];
+  }
+
+  private onRefDropped(id: ObjectId): void {
+    const o = this.objects.get(id);
+    if (o) this.maybeFree(id, o);
+  }
+
+  private maybeFree(id: ObjectId, o: OwnedObject): void {
+    if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
+    this.objects.delete(id);
+    if (o.value && "s" in o.value) this.store.remove(id);
+  }
+
+  /** Wait until an object is available and return where its value is (or its error). */
+  async locate(ref: ObjectRef): Promise<Outcome> {
+    const obj = this.objects.get(ref.id);
+    if (obj) {
+      if (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => obj.waiters.push(r));
+      return obj.error ? { error: obj.error } : { value: obj.value! };
+    }
+    if (ref.owner === this.address) {
+      return { error: { name: "ObjectLostError", message: `object ${ref.id} was freed by its owner` } };
+    }
+    let conn: Connection;
+    try { conn = await this.connection(ref.owner); } catch {
+      return { error: { name: "OwnerDiedError", message: `the owner of ${ref.id} (${ref.owner}) is unreachable; it has probably exited` } };
+    }
+    try { return await conn.request({ t: "getObject", id: ref.id }); } catch (e) {
+      if (e instanceof Error && e.message === "connection closed") {
+        return { error: { name: "OwnerDiedError", message: `the owner of ${ref.id} (${ref.owner}) died before the value was read` } };
+      }
+      throw e;
+    }
+  }
+
+  /** Turn an outcome into the user's value, or throw the typed error. */
+  materialize(o: Outcome): unknown {
+    if ("error" in o) throw fromErrorInfo(o.error);
+    const v = o.value;
+    if ("v" in v) return deserialize(v.v);
+    let bytes: Buffer;
+    try { bytes = this.store.read(v.id); } catch {
+      throw new ObjectLostError(`object ${v.id} is no longer in the object store of node ${v.node}`);
+    }
+    return deserialize(bytes);
+  }
+
+  async get(refs: ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
+    const work = Promise.all(refs.map((r) => this.locate(r)));
+    const notReady = refs.some((r) => !this.isReady(r.id));
+    if (notReady && this.blockedHook) await this.blockedHook(true);
+    try {
+      const outcomes = await this.hold(timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
+        new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`)));
+      return outcomes.map((o) => this.materialize(o));
+    } finally {
+      if (notReady && this.blockedHook) await this.blockedHook(false);
+    }
+  }
+
+  async wait(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
+    const done = new Set<ObjectRef>();
+    await this.hold(new Promise<void>((resolve) => {
+      if (numReturns === 0) return resolve();
+      const timer = timeoutMs !== undefined ? setTimeout(resolve, timeoutMs) : undefined;
+      for (const r of refs) {
+        this.locate(r).then(() => {
+          done.add(r);
+          if (done.size >= numReturns) { if (timer) clearTimeout(timer); resolve(); }
+        }, () => { done.add(r); if (done.size >= numReturns) resolve(); });
+      }
+    }));
+    const ready: ObjectRef[] = [];
+    const pending: ObjectRef[] = [];
+    for (const r of refs) (done.has(r) && ready.length < numReturns ? ready : pending).push(r);
+    return { ready, pending };
+  }
+
+  // ---- serving --------------------------------------------------------------------------
+
+  private handle(msg: Message, conn: Connection): unknown {
+    switch (msg.t) {
+      case "getObject": {
+        const obj = this.objects.get(msg.id);
+        if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
+        return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef);
+      }
+      case "logs":
+        for (const l of msg.lines as Array<{ err: boolean; text: string }>) (l.err ? process.stderr : process.stdout).write(l.text);
+        return undefined;
+      default: {
+        const h = this.handlers[msg.t];
+        if (!h) throw new Error(`unknown message ${msg.t}`);
+        return h(msg, conn);
+      }
+    }
+  }
+}
+
+/** A ref-shaped record that does not count as a live handle (for serving requests). */
+class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }
+
+function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(err()), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+export { OwnerDiedError };

@@ -1,0 +1,104 @@
+// Worker side: runs pushed tasks and actor calls. Normal tasks run one at a time (the
+// owner holds a lease per worker); an actor runs calls in arrival order, up to
+// maxConcurrency at once, so async methods can interleave when it is above 1.
+import { load, type CodeDescriptor } from "../code/descriptor.js";
+import { serialize } from "../serialization.js";
+import { SerializationError, type ErrorInfo } from "../errors.js";
+import { returnId, type ActorId } from "../ids.js";
+import type { TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import { taskContext, type CoreWorker } from "./core-worker.js";
+
+interface ActorSlot { id: ActorId; instance: any; className: string; maxConcurrency: number; running: number; queue: Array<() => void> }
+
+export class Executor {
+  private fns = new Map<string, CodeDescriptor>();
+  private actor?: ActorSlot;
+
+  constructor(private core: CoreWorker) {
+    core.handlers.push = (msg) => this.execute(msg.task as TaskSpec);
+  }
+
+  get actorId(): ActorId | undefined { return this.actor?.id; }
+
+  /** Run an actor's constructor in this worker; the worker is the actor's from now on. */
+  async createActor(spec: TaskSpec, actorId: ActorId, maxConcurrency: number): Promise<ErrorInfo | undefined> {
+    try {
+      const Cls = await this.resolve(spec) as new (...a: unknown[]) => unknown;
+      const args = spec.args.map((a) => this.core.materialize({ value: a }));
+      const instance = await taskContext.run({ name: spec.name, actorId }, async () => new Cls(...args));
+      this.actor = { id: actorId, instance, className: Cls.name, maxConcurrency: Math.max(1, maxConcurrency), running: 0, queue: [] };
+      return undefined;
+    } catch (e) {
+      return userError(e, spec, this.core);
+    }
+  }
+
+  async execute(spec: TaskSpec): Promise<TaskReply> {
+    if (spec.actor) return this.withActorSlot(() => this.run(spec));
+    return this.run(spec);
+  }
+
+  private async withActorSlot(f: () => Promise<TaskReply>): Promise<TaskReply> {
+    const a = this.actor;
+    if (!a) return { error: { name: "ActorDiedError", message: "this worker holds no actor (it was restarted or killed)" } };
+    if (a.running >= a.maxConcurrency) await new Promise<void>((r) => a.queue.push(r));
+    a.running++;
+    try { return await f(); } finally {
+      a.running--;
+      a.queue.shift()?.();
+    }
+  }
+
+  private async run(spec: TaskSpec): Promise<TaskReply> {
+    let result: unknown;
+    try {
+      const args = spec.args.map((a) => this.core.materialize({ value: a }));
+      const ctx = { taskId: spec.taskId, name: spec.name, actorId: this.actor?.id };
+      if (spec.actor) {
+        const inst = this.actor!.instance;
+        const method = inst[spec.actor.method];
+        if (typeof method !== "function") throw new TypeError(`actor ${this.actor!.className} has no method '${spec.actor.method}'`);
+        result = await taskContext.run(ctx, () => method.apply(inst, args));
+      } else {
+        const fn = await this.resolve(spec);
+        result = await taskContext.run(ctx, () => fn(...args));
+      }
+    } catch (e) {
+      return { error: userError(e, spec, this.core) };
+    }
+    try {
+      return { returns: this.returns(spec, result) };
+    } catch (e) {
+      return { error: e instanceof SerializationError
+        ? { name: e.name, message: `${spec.name} returned a value that ${e.message}` }
+        : userError(e, spec, this.core) };
+    }
+  }
+
+  private returns(spec: TaskSpec, result: unknown): WireValue[] {
+    if (spec.numReturns === 1) return [this.core.toWire(returnId(spec.taskId, 0), serialize(result, `${spec.name}() return value`))];
+    if (!Array.isArray(result) || result.length !== spec.numReturns) {
+      throw new TypeError(`${spec.name} has numReturns ${spec.numReturns} but returned ${Array.isArray(result) ? `an array of ${result.length}` : "a non-array"}`);
+    }
+    return result.map((r, i) => this.core.toWire(returnId(spec.taskId, i), serialize(r, `${spec.name}() return value ${i}`)));
+  }
+
+  private async resolve(spec: TaskSpec): Promise<Function> {
+    if (spec.fn) this.fns.set(spec.fnId, spec.fn);
+    const d = this.fns.get(spec.fnId);
+    if (!d) throw new Error(`function ${spec.fnId} was never sent to this worker`);
+    return load(d);
+  }
+}
+
+function userError(e: unknown, spec: TaskSpec, core: CoreWorker): ErrorInfo {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return {
+    name: "TaskError",
+    message: err.message,
+    task: {
+      originalName: err.name, originalMessage: err.message, remoteStack: err.stack ?? `${err.name}: ${err.message}`,
+      taskName: spec.name, pid: process.pid, nodeId: core.config.nodeId,
+    },
+  };
+}

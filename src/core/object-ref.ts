@@ -1,0 +1,39 @@
+// ObjectRef: a handle to a value that exists, or will, somewhere in the cluster.
+// Not thenable on purpose: refs pass through async functions and Promise.all untouched.
+import type { ObjectId } from "../ids.js";
+
+/** Counts live ObjectRef handles per id in this process; tells the core worker when one drops to zero. */
+export class LocalRefCounts {
+  private counts = new Map<ObjectId, number>();
+  private registry = new FinalizationRegistry<ObjectId>((id) => this.remove(id));
+  constructor(private onZero: (id: ObjectId) => void) {}
+
+  add(ref: ObjectRef<unknown>): void {
+    this.counts.set(ref.id, (this.counts.get(ref.id) ?? 0) + 1);
+    this.registry.register(ref, ref.id);
+  }
+
+  has(id: ObjectId): boolean { return this.counts.has(id); }
+
+  private remove(id: ObjectId): void {
+    const n = (this.counts.get(id) ?? 1) - 1;
+    if (n > 0) { this.counts.set(id, n); return; }
+    this.counts.delete(id);
+    this.onZero(id);
+  }
+}
+
+let tracker: LocalRefCounts | undefined;
+export function setRefTracker(t: LocalRefCounts | undefined): void { tracker = t; }
+
+export class ObjectRef<T = unknown> {
+  /** Phantom: the type of the value this ref resolves to. */
+  declare readonly __value: T;
+  constructor(readonly id: ObjectId, readonly owner: string) {
+    tracker?.add(this);
+  }
+  toString(): string { return `ObjectRef(${this.id})`; }
+  [Symbol.for("nodejs.util.inspect.custom")](): string { return this.toString(); }
+}
+
+export const isObjectRef = (v: unknown): v is ObjectRef<unknown> => v instanceof ObjectRef;

@@ -1,0 +1,194 @@
+// The runtime of one process: the public API's operations, built on the core worker,
+// the task submitter and the actor caller.
+import { CoreWorker, INLINE_MAX, taskContext, type CoreWorkerConfig } from "./core-worker.js";
+import { TaskSubmitter, type PendingTask } from "./submitter.js";
+import { ActorCaller, deadError } from "./actor-caller.js";
+import { ObjectRef, isObjectRef } from "./object-ref.js";
+import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
+import { serialize, concat, type Serialized } from "../serialization.js";
+import { newActorId, newTaskId, returnId, type ObjectId, type TaskId } from "../ids.js";
+import { ActorDiedError, ArgumentError, IllegalStateError, TaskCancelledError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import type { CodeDescriptor } from "../code/descriptor.js";
+import type { ActorCreateRequest, ActorInfo, Resources, TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
+
+export class Runtime {
+  readonly core: CoreWorker;
+  readonly submitter: TaskSubmitter;
+  readonly actors: ActorCaller;
+  private tasks = new Map<TaskId, PendingTask>();
+
+  constructor(config: CoreWorkerConfig) {
+    this.core = new CoreWorker(config);
+    this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
+    this.actors = new ActorCaller(this.core);
+    setActorCallSink(this);
+  }
+
+  start(): Promise<void> { return this.core.start(); }
+
+  // ---- tasks ----------------------------------------------------------------------------
+
+  submitTask(fn: CodeDescriptor, args: unknown[], options: TaskOptions): ObjectRef<unknown>[] {
+    const numReturns = options.numReturns ?? 1;
+    const taskId = newTaskId();
+    const name = options.name ?? fn.name;
+    const resources = taskResources(options);
+    const { values, pinned } = this.serializeArgs(args, name);
+    const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
+    const refs = returnIds.map((id) => this.core.pending(id, taskId));
+    const task: PendingTask = {
+      spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
+      fn, resources, returnIds, state: "resolving", pinned,
+    };
+    this.tasks.set(taskId, task);
+    this.resolveArgs(values).then((wire) => {
+      if (task.state === "done") return;
+      task.spec.args = wire;
+      this.submitter.submit(task);
+    }, (e) => this.complete(task, { error: toErrorInfo(e) }));
+    return refs;
+  }
+
+  /** Serialize at the call site (so a bad argument throws here); pin refs until the call ends. */
+  private serializeArgs(args: unknown[], name: string): { values: Array<ObjectRef | Serialized>; pinned: ObjectId[] } {
+    const pinned: ObjectId[] = [];
+    const values = args.map((a, i): ObjectRef | Serialized => {
+      let v: ObjectRef | Serialized = isObjectRef(a) ? a : serialize(a, `${name}() argument ${i}`);
+      if (!(v instanceof ObjectRef) && v.size > INLINE_MAX) v = this.core.putSerialized(v);   // large: via the store
+      if (v instanceof ObjectRef) { this.core.pin(v); pinned.push(v.id); }
+      return v;
+    });
+    return { values, pinned };
+  }
+
+  /** Top-level refs become their values (inline or stored) before the task is pushed. */
+  private async resolveArgs(values: Array<ObjectRef | Serialized>): Promise<WireValue[]> {
+    const out: WireValue[] = [];
+    for (const v of values) {
+      if (v instanceof ObjectRef) {
+        const o = await this.core.locate(v);
+        if ("error" in o) throw new ArgumentError(o.error);
+        out.push(o.value);
+      } else {
+        out.push({ v: concat(v) });
+      }
+    }
+    return out;
+  }
+
+  private complete(task: PendingTask, reply: TaskReply): void {
+    if (task.state === "done") return;
+    task.state = "done";
+    this.tasks.delete(task.spec.taskId);
+    for (const id of task.pinned) this.core.unpin(id);
+    if (reply.error || !reply.returns) {
+      const error = reply.error ?? { name: "Error", message: "task returned no values" };
+      for (const id of task.returnIds) this.core.resolve(id, { error });
+      return;
+    }
+    task.returnIds.forEach((id, i) => this.core.resolve(id, { value: reply.returns![i] }));
+  }
+
+  async cancel(ref: ObjectRef): Promise<void> {
+    const taskId = this.core.taskOf(ref.id);
+    const task = taskId && this.tasks.get(taskId);
+    if (!task || task.state === "done") return;
+    task.cancelled = true;
+    const error: ErrorInfo = { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled` };
+    if (task.state === "resolving" || (task.state === "queued" && this.submitter.dequeue(task))) {
+      this.complete(task, { error });
+      return;
+    }
+    const worker = this.submitter.workerOf(task);
+    if (worker) await this.core.agent.call("killWorker", { workerId: worker.workerId, reason: "cancelled" });
+  }
+
+  // ---- actors ---------------------------------------------------------------------------
+
+  createActor(cls: CodeDescriptor, methods: string[], args: unknown[], options: ActorOptions): any {
+    const actorId = newActorId();
+    const namespace = options.namespace ?? this.core.config.namespace;
+    const { values, pinned } = this.serializeArgs(args, `${cls.name} constructor`);
+    const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace };
+    const created = this.resolveArgs(values).then(async (wire) => {
+      const spec: TaskSpec = { taskId: newTaskId(), name: `${cls.name}.constructor`, jobId: this.core.config.jobId,
+        fnId: cls.id, fn: cls, args: wire, numReturns: 0, owner: this.core.address };
+      const req: ActorCreateRequest = {
+        actorId, jobId: this.core.config.jobId, className: cls.name, methods, name: options.name, namespace,
+        getIfExists: options.getIfExists, detached: options.lifetime === "detached",
+        resources: actorResources(options), maxConcurrency: options.maxConcurrency ?? 1, spec,
+      };
+      return this.core.head.call<ActorInfo>("createActor", req);
+    });
+    created.finally(() => pinned.forEach((id) => this.core.unpin(id))).catch(() => {});
+    this.actors.created(actorId, created);
+    if (options.getIfExists && options.name) {
+      // The handle must name the existing actor: wait for the head's answer.
+      return this.core.hold(created).then((info) => makeActorHandle({ ...record, actorId: info.actorId, methods: info.methods }));
+    }
+    created.catch(() => {});
+    return makeActorHandle(record);
+  }
+
+  callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown {
+    const numReturns = options.numReturns ?? 1;
+    const taskId = newTaskId();
+    const name = options.name ?? `${actor.className}.${method}`;
+    const { values, pinned } = this.serializeArgs(args, name);
+    const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
+    const refs = returnIds.map((id) => this.core.pending(id, taskId));
+    const task: PendingTask = {
+      spec: { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
+        actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } },
+      fn: undefined as any, resources: {}, returnIds, state: "resolving", pinned,
+    };
+    this.actors.call(actor.actorId, async () => {
+      task.spec.args = await this.resolveArgs(values);
+      task.state = "pushed";
+      return task.spec;
+    }, (reply) => this.complete(task, reply));
+    return numReturns === 1 ? refs[0] : refs;
+  }
+
+  async kill(handle: object): Promise<void> {
+    const rec = actorRecord(handle);
+    if (!rec) throw new TypeError("kill() takes an actor handle");
+    await this.core.head.call("killActor", { actorId: rec.actorId });
+  }
+
+  async getActor(name: string, namespace?: string): Promise<any> {
+    const info = await this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace });
+    if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
+    if (info.state === "DEAD") throw deadError(info);
+    return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace });
+  }
+
+  context() {
+    const ctx = taskContext.getStore();
+    const c = this.core.config;
+    return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
+  }
+}
+
+export function taskResources(o: TaskOptions): Resources {
+  return withCustom({ CPU: o.numCpus ?? 1 }, o);
+}
+
+/** Actors take 1 CPU to be placed and hold none once running unless numCpus is given (as in Ray). */
+export function actorResources(o: ActorOptions): Resources {
+  return withCustom({ CPU: o.numCpus ?? 0 }, o);
+}
+
+function withCustom(r: Resources, o: TaskOptions | ActorOptions): Resources {
+  if (o.numGpus) r.GPU = o.numGpus;
+  if (o.memory) r.memory = o.memory;
+  for (const [k, v] of Object.entries(o.resources ?? {})) {
+    if (typeof v !== "number" || !(v >= 0)) throw new TypeError(`resources.${k} must be a non-negative number, got ${String(v)}`);
+    r[k] = v;
+  }
+  for (const [k, v] of Object.entries(r)) if (!(v >= 0)) throw new TypeError(`${k} must be a non-negative number, got ${v}`);
+  return r;
+}
+
+export { IllegalStateError, TaskCancelledError };

@@ -1,0 +1,132 @@
+// Normal-task submission, as in Ray's direct task transport: tasks are queued by the shape
+// of their resource demand; for each shape the owner leases workers from the local agent
+// and pushes tasks straight to them, reusing a lease while work of that shape is queued.
+// The head is not on this path.
+import type { Connection } from "../rpc/wire.js";
+import type { CodeDescriptor } from "../code/descriptor.js";
+import type { LeaseGrant, Resources, TaskReply, TaskSpec } from "../protocol.js";
+import type { ErrorInfo } from "../errors.js";
+import type { CoreWorker } from "./core-worker.js";
+import type { ObjectId } from "../ids.js";
+
+export type TaskState = "resolving" | "queued" | "pushed" | "done";
+
+export interface PendingTask {
+  spec: TaskSpec;
+  fn: CodeDescriptor;
+  resources: Resources;
+  returnIds: ObjectId[];
+  state: TaskState;
+  /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
+  pinned: ObjectId[];
+  cancelled?: boolean;
+  lease?: Lease;
+}
+
+interface Lease { grant: LeaseGrant; conn: Connection; running?: PendingTask; idle?: NodeJS.Timeout; queue: ShapeQueue }
+interface ShapeQueue { resources: Resources; tasks: PendingTask[]; leases: Set<Lease>; requesting: number }
+
+/** How long an idle lease is kept for more work of its shape before it goes back to the agent. */
+const LEASE_IDLE_MS = 20;
+const MAX_LEASE_REQUESTS = 8;
+
+export class TaskSubmitter {
+  private queues = new Map<string, ShapeQueue>();
+
+  constructor(private core: CoreWorker, private complete: (t: PendingTask, r: TaskReply) => void) {}
+
+  submit(task: PendingTask): void {
+    const key = shapeKey(task.resources);
+    let q = this.queues.get(key);
+    if (!q) this.queues.set(key, q = { resources: task.resources, tasks: [], leases: new Set(), requesting: 0 });
+    task.state = "queued";
+    q.tasks.push(task);
+    this.dispatch(q);
+  }
+
+  /** Remove a task that has not been pushed yet; true when it was still queued. */
+  dequeue(task: PendingTask): boolean {
+    const q = this.queues.get(shapeKey(task.resources));
+    const i = q ? q.tasks.indexOf(task) : -1;
+    if (i < 0) return false;
+    q!.tasks.splice(i, 1);
+    return true;
+  }
+
+  private dispatch(q: ShapeQueue): void {
+    for (const lease of q.leases) {
+      if (q.tasks.length === 0) break;
+      if (!lease.running) this.push(lease, q.tasks.shift()!);
+    }
+    while (q.tasks.length > q.requesting && q.requesting < MAX_LEASE_REQUESTS) this.requestLease(q);
+  }
+
+  private requestLease(q: ShapeQueue): void {
+    q.requesting++;
+    const job = this.core.config.jobId;
+    this.core.agent.call<LeaseGrant>("requestLease", { jobId: job, resources: q.resources, owner: this.core.address })
+      .then(async (grant) => {
+        let conn: Connection;
+        try { conn = await this.core.connection(grant.address); } catch {
+          this.core.agent.call("returnLease", { leaseId: grant.leaseId, failed: true }).catch(() => {});
+          return;
+        }
+        const lease: Lease = { grant, conn, queue: q };
+        q.leases.add(lease);
+        conn.once("close", () => this.leaseLost(lease));
+        if (q.tasks.length) this.push(lease, q.tasks.shift()!); else this.idle(lease);
+      }, (e) => this.failQueue(q, e))
+      .finally(() => { q.requesting--; this.dispatch(q); });
+  }
+
+  private push(lease: Lease, task: PendingTask): void {
+    if (lease.idle) { clearTimeout(lease.idle); lease.idle = undefined; }
+    lease.running = task;
+    task.lease = lease;
+    task.state = "pushed";
+    const sent: Set<string> = (lease.conn.state.fns ??= new Set());
+    if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
+    lease.conn.request<TaskReply>({ t: "push", task: task.spec }).then((reply) => {
+      lease.running = undefined;
+      this.complete(task, reply);
+      const q = lease.queue;
+      if (q.tasks.length) this.push(lease, q.tasks.shift()!); else this.idle(lease);
+    }, () => { /* the connection closed: leaseLost() reports the task */ });
+  }
+
+  private idle(lease: Lease): void {
+    lease.idle = setTimeout(() => {
+      lease.queue.leases.delete(lease);
+      this.core.agent.call("returnLease", { leaseId: lease.grant.leaseId }).catch(() => {});
+    }, LEASE_IDLE_MS);
+    lease.idle.unref();
+  }
+
+  /** The leased worker's connection closed: the worker died (crash, cancel or node loss). */
+  private leaseLost(lease: Lease): void {
+    const q = lease.queue;
+    q.leases.delete(lease);
+    if (lease.idle) clearTimeout(lease.idle);
+    const task = lease.running;
+    lease.running = undefined;
+    if (task) {
+      const error: ErrorInfo = task.cancelled
+        ? { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` }
+        : { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${lease.grant.workerId} on node ${lease.grant.nodeId}) died unexpectedly. Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log.` };
+      this.complete(task, { error });
+    }
+    this.dispatch(q);
+  }
+
+  private failQueue(q: ShapeQueue, e: unknown): void {
+    const error: ErrorInfo = e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+    for (const t of q.tasks.splice(0)) this.complete(t, { error });
+  }
+
+  /** The worker a pushed task runs on, for cancellation. */
+  workerOf(task: PendingTask): LeaseGrant | undefined { return task.lease?.grant; }
+}
+
+function shapeKey(r: Resources): string {
+  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",");
+}

@@ -1,0 +1,114 @@
+// The error taxonomy of DESIGN.md: one exported class each, `name` set, `cause` kept.
+// Errors cross processes as plain ErrorInfo records and are rebuilt with fromErrorInfo().
+// `isHeliosError` uses a Symbol.for marker so two copies of the library agree.
+
+const MARK = Symbol.for("helios.error");
+
+export class HeliosError extends Error {
+  readonly [MARK] = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export const isHeliosError = (e: unknown): e is HeliosError =>
+  typeof e === "object" && e !== null && (e as any)[MARK] === true;
+
+export interface TaskErrorDetails {
+  originalName: string;
+  originalMessage: string;
+  remoteStack: string;
+  taskName: string;
+  pid: number;
+  nodeId: string;
+  attempts?: number;
+}
+
+/** A user exception thrown by a task or actor method; `cause` is the rebuilt original. */
+export class TaskError extends HeliosError {
+  readonly originalName: string;
+  readonly remoteStack: string;
+  readonly taskName: string;
+  readonly pid: number;
+  readonly nodeId: string;
+  constructor(d: TaskErrorDetails) {
+    const cause = new Error(d.originalMessage);
+    cause.name = d.originalName;
+    cause.stack = d.remoteStack;
+    super(`${d.originalName}: ${d.originalMessage} (in ${d.taskName}, pid=${d.pid}, node=${d.nodeId})\n` +
+      `Remote stack:\n${d.remoteStack}`, { cause });
+    this.originalName = d.originalName;
+    this.remoteStack = d.remoteStack;
+    this.taskName = d.taskName;
+    this.pid = d.pid;
+    this.nodeId = d.nodeId;
+  }
+}
+
+export class GetTimeoutError extends HeliosError {}
+export class WorkerCrashedError extends HeliosError {}
+export class NodeDiedError extends HeliosError {}
+export class ActorDiedError extends HeliosError {}
+export class ActorUnavailableError extends HeliosError {}
+export class ObjectLostError extends HeliosError {}
+export class OwnerDiedError extends ObjectLostError {}
+export class TaskCancelledError extends HeliosError {}
+export class OutOfMemoryError extends HeliosError {}
+export class ObjectStoreFullError extends HeliosError {}
+export class AuthenticationError extends HeliosError {}
+export class VersionMismatchError extends HeliosError {}
+/** A task or actor asks for resources that no node in the cluster has in total. */
+export class TaskUnschedulableError extends HeliosError {}
+/** An API called in a state that does not allow it (e.g. before init()). */
+export class IllegalStateError extends HeliosError {}
+
+/** A value that cannot cross a process boundary; names the argument path and its type. */
+export class SerializationError extends HeliosError {
+  constructor(readonly path: string, readonly typeName: string, why: string) {
+    super(`cannot serialize ${path} (${typeName}): ${why}`);
+  }
+}
+
+const byName: Record<string, new (message: string) => HeliosError> = {
+  GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError, ActorUnavailableError,
+  ObjectLostError, OwnerDiedError, TaskCancelledError, OutOfMemoryError, ObjectStoreFullError,
+  AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
+};
+
+/** Plain-data form of an error, as it travels between processes. */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  task?: TaskErrorDetails;
+}
+
+/** A task's argument resolved to an error: the task fails with that same error. */
+export class ArgumentError extends Error {
+  constructor(readonly info: ErrorInfo) { super(info.message); this.name = info.name; }
+}
+
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (e instanceof ArgumentError) return e.info;
+  if (e instanceof TaskError) {
+    return { name: "TaskError", message: e.message, task: {
+      originalName: e.originalName, originalMessage: (e.cause as Error).message,
+      remoteStack: e.remoteStack, taskName: e.taskName, pid: e.pid, nodeId: e.nodeId } };
+  }
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: "Error", message: String(e) };
+}
+
+export function fromErrorInfo(info: ErrorInfo): Error {
+  if (info.task) return new TaskError(info.task);
+  const Cls = byName[info.name];
+  if (Cls) return new Cls(info.message);
+  if (info.name === "SerializationError") {
+    const e = new HeliosError(info.message);
+    e.name = "SerializationError";
+    return e;
+  }
+  const e = new Error(info.message);
+  e.name = info.name;
+  return e;
+}

@@ -1,0 +1,108 @@
+// The control plane: unary gRPC calls to the head and the node agents. Bodies are msgpack;
+// every call carries the cluster token and protocol version in its metadata.
+import * as grpc from "@grpc/grpc-js";
+import protobuf from "protobufjs";
+import { Packr } from "msgpackr";
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+import * as fs from "node:fs";
+import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { PROTOCOL_VERSION } from "../version.js";
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+export type ServiceName = "Head" | "NodeAgent";
+export type Handler = (body: any) => unknown | Promise<unknown>;
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// src/rpc or dist/src/rpc: the proto directory sits at the package root.
+const protoFile = [path.resolve(here, "../../proto/helios.proto"), path.resolve(here, "../../../proto/helios.proto")]
+  .find((p) => fs.existsSync(p))!;
+
+let root: protobuf.Root | undefined;
+function definition(service: ServiceName): grpc.ServiceDefinition {
+  root ??= protobuf.loadSync(protoFile);
+  const Request = root.lookupType("helios.Request");
+  const Reply = root.lookupType("helios.Reply");
+  return {
+    Call: {
+      path: `/helios.${service}/Call`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (m: any) => Buffer.from(Request.encode(m).finish()),
+      requestDeserialize: (b: Buffer) => Request.decode(b),
+      responseSerialize: (m: any) => Buffer.from(Reply.encode(m).finish()),
+      responseDeserialize: (b: Buffer) => Reply.decode(b),
+    },
+  };
+}
+
+/** Message limits set on purpose: control messages are small; code packages are chunked. */
+export const GRPC_OPTIONS = {
+  "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  "grpc.max_send_message_length": 64 * 1024 * 1024,
+};
+
+export function addService(server: grpc.Server, service: ServiceName, token: string, handlers: Record<string, Handler>): void {
+  server.addService(definition(service), {
+    Call: (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+      const auth = call.metadata.get("authorization")[0];
+      if (!auth) return callback({ code: grpc.status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" });
+      if (auth !== `Bearer ${token}`) return callback({ code: grpc.status.PERMISSION_DENIED, details: "wrong cluster token" });
+      const version = call.metadata.get("helios-version")[0];
+      if (version !== PROTOCOL_VERSION) {
+        return callback({ code: grpc.status.FAILED_PRECONDITION, details:
+          `version mismatch: client speaks Helios protocol ${version}, this cluster speaks ${PROTOCOL_VERSION}` });
+      }
+      const handler = handlers[call.request.method];
+      if (!handler) return callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
+      let body: any;
+      try { body = packr.unpack(call.request.body); } catch {
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: "malformed msgpack body" });
+      }
+      Promise.resolve().then(() => handler(body)).then(
+        (out) => callback(null, { body: packr.pack(out ?? null) }),
+        (e) => callback(null, { body: packr.pack({ __error: toErrorInfo(e) }) }),
+      );
+    },
+  });
+}
+
+export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => err ? reject(err) : resolve(p)));
+}
+
+export class RpcClient {
+  private client: grpc.Client;
+  constructor(readonly address: string, service: ServiceName, private token: string) {
+    const Ctor = grpc.makeGenericClientConstructor(definition(service), service);
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+  }
+
+  call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {
+    const md = new grpc.Metadata();
+    if (this.token) md.set("authorization", `Bearer ${this.token}`);
+    md.set("helios-version", PROTOCOL_VERSION);
+    const opts: grpc.CallOptions = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
+    return new Promise<T>((resolve, reject) => {
+      (this.client as any).Call({ method, body: packr.pack(body) }, md, opts, (err: grpc.ServiceError | null, reply: any) => {
+        if (err) return reject(grpcError(err));
+        const out = packr.unpack(reply.body);
+        if (out && typeof out === "object" && "__error" in out) return reject(fromErrorInfo(out.__error as ErrorInfo));
+        resolve(out as T);
+      });
+    });
+  }
+
+  close(): void { this.client.close(); }
+}
+
+function grpcError(err: grpc.ServiceError): Error {
+  if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) {
+    return new AuthenticationError(err.details, { cause: err });
+  }
+  if (err.code === grpc.status.FAILED_PRECONDITION && err.details.startsWith("version mismatch")) {
+    return new VersionMismatchError(err.details, { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,215 @@
+// Framed msgpack over TCP: the hot path between core workers (task pushes, actor calls,
+// object fetches) and the agent's log stream to drivers. Each frame is a u32 length and a
+// msgpack array of messages; messages sent in one tick leave in one write (batching).
+// A connection starts with a hello carrying the cluster token and protocol version.
+import * as net from "node:net";
+import { EventEmitter } from "node:events";
+import { Packr } from "msgpackr";
+import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
+import { PROTOCOL_VERSION } from "../version.js";
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+/** Largest frame accepted; larger inline payloads go through the object store instead. */
+const MAX_FRAME = 256 * 1024 * 1024;
+
+export type Message = { t: string; rid?: number; re?: number; [k: string]: any };
+export type RequestHandler = (msg: Message, conn: Connection) => unknown | Promise<unknown>;
+
+export class Connection extends EventEmitter {
+  private queue: Message[] = [];
+  private scheduled = false;
+  private nextRid = 1;
+  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  closed = false;
+  /** Set by the owner of the connection: handles messages that are not replies. */
+  onRequest: RequestHandler = () => { throw new Error("no handler"); };
+  /** Free-form state for whoever serves this connection. */
+  state: Record<string, any> = {};
+
+  constructor(readonly socket: net.Socket) {
+    super();
+    socket.setNoDelay(true);
+    socket.on("data", (d) => this.onData(d));
+    socket.on("error", () => {});
+    socket.on("close", () => this.onClose());
+  }
+
+  send(msg: Message): void {
+    if (this.closed) return;
+    this.queue.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  /** Send and await the peer's reply; rejects with the peer's typed error, or on close. */
+  request<T = any>(msg: Message): Promise<T> {
+    if (this.closed) return Promise.reject(new Error("connection closed"));
+    const rid = this.nextRid++;
+    msg.rid = rid;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(rid, { resolve, reject });
+      this.send(msg);
+    });
+  }
+
+  unref(): this { this.socket.unref(); return this; }
+  ref(): this { this.socket.ref(); return this; }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.socket.end();
+    this.socket.destroySoon?.();
+    this.onClose();
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0 || this.closed) return;
+    const body = packr.pack(this.queue);
+    this.queue = [];
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(body.length, 0);
+    this.socket.cork();
+    this.socket.write(head);
+    this.socket.write(body);
+    this.socket.uncork();
+  }
+
+  private onData(d: Buffer): void {
+    this.chunks.push(d);
+    this.buffered += d.length;
+    while (this.buffered >= 4) {
+      let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+      this.chunks = [buf];
+      const len = buf.readUInt32LE(0);
+      if (len > MAX_FRAME) { this.socket.destroy(); return; }
+      if (buf.length < 4 + len) return;
+      const frame = buf.subarray(4, 4 + len);
+      const rest = buf.subarray(4 + len);
+      this.chunks = rest.length ? [rest] : [];
+      this.buffered = rest.length;
+      let batch: Message[];
+      try { batch = packr.unpack(frame); } catch { this.socket.destroy(); return; }
+      for (const msg of batch) this.dispatch(msg);
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    if (msg.re !== undefined) {
+      const p = this.pending.get(msg.re);
+      if (!p) return;
+      this.pending.delete(msg.re);
+      if (msg.err) p.reject(fromErrorInfo(msg.err)); else p.resolve(msg.ok);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = this.onRequest(msg, this);
+    } catch (e) {
+      if (msg.rid !== undefined) this.send({ t: "reply", re: msg.rid, err: toErrorInfo(e) });
+      return;
+    }
+    if (msg.rid === undefined) return;
+    if (result instanceof Promise) {
+      result.then((ok) => this.send({ t: "reply", re: msg.rid, ok }),
+        (e) => this.send({ t: "reply", re: msg.rid, err: toErrorInfo(e) }));
+    } else {
+      this.send({ t: "reply", re: msg.rid, ok: result });
+    }
+  }
+
+  private emittedClose = false;
+  private onClose(): void {
+    this.closed = true;
+    if (this.emittedClose) return;
+    this.emittedClose = true;
+    const err = new Error("connection closed");
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    this.emit("close");
+  }
+}
+
+/** Open a connection and pass the hello handshake. */
+export function connect(address: string, token: string): Promise<Connection> {
+  const [host, port] = splitAddress(address);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      const conn = new Connection(socket);
+      conn.onRequest = (msg) => {
+        if (msg.t === "welcome") { socket.off("error", reject); conn.onRequest = () => undefined; resolve(conn); }
+        else if (msg.t === "denied") {
+          reject(msg.code === "version" ? new VersionMismatchError(msg.message) : new AuthenticationError(msg.message));
+          conn.close();
+        }
+      };
+      conn.once("close", () => reject(new Error(`connection to ${address} closed during handshake`)));
+      conn.send({ t: "hello", token, version: PROTOCOL_VERSION });
+    });
+  });
+}
+
+export class WireServer {
+  private server: net.Server;
+  readonly connections = new Set<Connection>();
+  address = "";
+
+  constructor(private token: string, private onConnection: (conn: Connection) => void) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  listen(host: string, port = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        const a = this.server.address() as net.AddressInfo;
+        this.address = `${host}:${a.port}`;
+        resolve(this.address);
+      });
+    });
+  }
+
+  unref(): void { this.server.unref(); }
+
+  close(): void {
+    this.server.close();
+    for (const c of this.connections) c.close();
+  }
+
+  private accept(socket: net.Socket): void {
+    const conn = new Connection(socket);
+    const timer = setTimeout(() => socket.destroy(), 10_000).unref();
+    conn.onRequest = (msg) => {
+      clearTimeout(timer);
+      if (msg.t !== "hello") { socket.destroy(); return; }
+      if (msg.version !== PROTOCOL_VERSION) {
+        conn.send({ t: "denied", code: "version", message:
+          `client speaks Helios protocol ${msg.version}, this cluster speaks ${PROTOCOL_VERSION}. Tip: use the same Helios version on the client and the cluster.` });
+        conn.close();
+        return;
+      }
+      if (msg.token !== this.token) {
+        conn.send({ t: "denied", code: "auth", message: msg.token ? "wrong cluster token" : "missing cluster token" });
+        conn.close();
+        return;
+      }
+      this.connections.add(conn);
+      conn.on("close", () => this.connections.delete(conn));
+      conn.onRequest = () => undefined;
+      conn.send({ t: "welcome" });
+      this.onConnection(conn);
+    };
+  }
+}
+
+export function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}

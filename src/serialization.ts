@@ -1,0 +1,205 @@
+// User values <-> bytes. msgpackr carries the structure; typed arrays and Buffers above
+// OOB_THRESHOLD travel out of band: raw bytes after the msgpack body, 8-byte aligned, so a
+// reader gets a view of the same type over the bytes it read (no copy through msgpack).
+//
+// Layout: u32 magic | u32 bodyLength | u32 bufferCount | u32 0 | f64 length × count
+//         | body | pad8 | (buffer | pad8) × count
+import { Packr, addExtension } from "msgpackr";
+import { SerializationError } from "./errors.js";
+
+const MAGIC = 0x31564c48; // "HLV1"
+const OOB_THRESHOLD = 16 * 1024;
+
+/** How ObjectRefs and actor handles nested in values are written and rebuilt (set by the core worker). */
+export interface HandleCodec {
+  isRef(v: object): boolean;
+  encodeRef(v: object): unknown;
+  decodeRef(data: any): object;
+  isActor(v: object): boolean;
+  encodeActor(v: object): unknown;
+  decodeActor(data: any): object;
+}
+let codec: HandleCodec | undefined;
+export function setHandleCodec(c: HandleCodec): void { codec = c; }
+
+const arrayKinds = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, Buffer] as const;
+type ArrayKind = (typeof arrayKinds)[number];
+const KIND_ARRAYBUFFER = 100;
+const KIND_DATAVIEW = 101;
+
+let sink: Uint8Array[] | null = null;     // out-of-band buffers of the value being packed
+let sources: Uint8Array[] | null = null;  // out-of-band buffers of the value being unpacked
+
+function kindOf(v: ArrayBufferView | ArrayBuffer): number {
+  if (v instanceof ArrayBuffer) return KIND_ARRAYBUFFER;
+  if (v instanceof DataView) return KIND_DATAVIEW;
+  if (Buffer.isBuffer(v)) return arrayKinds.indexOf(Buffer);
+  return arrayKinds.findIndex((k) => v.constructor === k);
+}
+
+function bytesOf(v: ArrayBufferView | ArrayBuffer): Uint8Array {
+  return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function packBinary(v: ArrayBufferView | ArrayBuffer): Buffer {
+  const kind = kindOf(v);
+  const bytes = bytesOf(v);
+  if (sink && bytes.byteLength >= OOB_THRESHOLD) {
+    const out = Buffer.allocUnsafe(6);
+    out[0] = kind; out[1] = 1;
+    out.writeUInt32LE(sink.length, 2);
+    sink.push(bytes);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(2 + bytes.byteLength);
+  out[0] = kind; out[1] = 0;
+  out.set(bytes, 2);
+  return out;
+}
+
+function unpackBinary(b: Uint8Array): unknown {
+  const kind = b[0];
+  let bytes: Uint8Array;
+  if (b[1] === 1) {
+    bytes = sources![Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32LE(2)];
+  } else {
+    bytes = new Uint8Array(b.byteLength - 2);   // copy: fresh and aligned
+    bytes.set(b.subarray(2));
+  }
+  if (kind === KIND_ARRAYBUFFER) return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer : bytes.slice().buffer;
+  if (kind === KIND_DATAVIEW) return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const K = arrayKinds[kind] as any;
+  if (K === Buffer) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = K.BYTES_PER_ELEMENT as number;
+  if (bytes.byteOffset % size !== 0) bytes = bytes.slice();
+  return new K(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
+}
+
+for (const K of [...arrayKinds, ArrayBuffer, DataView]) {
+  addExtension({ Class: K as any, type: 0x43, pack: packBinary as any, unpack: unpackBinary });
+}
+addExtension({ Class: Map, type: 0x44, write: (m: Map<unknown, unknown>) => [...m.entries()], read: (e: [unknown, unknown][]) => new Map(e) });
+addExtension({ Class: Error, type: 0x45,
+  write: (e: Error) => ({ name: e.name, message: e.message, stack: e.stack, cause: (e as any).cause }),
+  read: (d: any) => { const e = new Error(d.message, d.cause !== undefined ? { cause: d.cause } : undefined); e.name = d.name; e.stack = d.stack; return e; } });
+
+
+const packr = new Packr({ useRecords: false, moreTypes: true, encodeUndefinedAsNil: false });
+
+export interface Serialized {
+  /** Chunks to write or send in order; their total length is `size`. */
+  chunks: Uint8Array[];
+  size: number;
+  /** ObjectRef ids found nested in the value. */
+  nested: object[];
+}
+
+/** Serialize a user value; throws SerializationError naming the path of an unsupported part. */
+export function serialize(value: unknown, path = "value"): Serialized {
+  const nested: object[] = [];
+  const prepared = prepare(value, path, nested, new Set());
+  sink = [];
+  let body: Buffer;
+  let buffers: Uint8Array[];
+  try {
+    body = packr.pack(prepared);
+    buffers = sink;
+  } finally { sink = null; }
+  const header = Buffer.alloc(16 + 8 * buffers.length);
+  header.writeUInt32LE(MAGIC, 0);
+  header.writeUInt32LE(body.length, 4);
+  header.writeUInt32LE(buffers.length, 8);
+  buffers.forEach((b, i) => header.writeDoubleLE(b.byteLength, 16 + 8 * i));
+  const chunks: Uint8Array[] = [header, body];
+  let size = header.length + body.length;
+  for (const b of buffers) {
+    const pad = (8 - (size % 8)) % 8;
+    if (pad) { chunks.push(Buffer.alloc(pad)); size += pad; }
+    chunks.push(b); size += b.byteLength;
+  }
+  return { chunks, size, nested };
+}
+
+/** One contiguous buffer of a serialized value (for inline transport). */
+export function concat(s: Serialized): Buffer {
+  return s.chunks.length === 2 ? Buffer.concat(s.chunks as Buffer[]) : Buffer.concat(s.chunks, s.size);
+}
+
+export function serializeToBuffer(value: unknown, path?: string): Buffer { return concat(serialize(value, path)); }
+
+export function deserialize(buf: Uint8Array): unknown {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (view.readUInt32LE(0) !== MAGIC) throw new Error("not a Helios value (bad magic)");
+  const bodyLength = view.readUInt32LE(4);
+  const count = view.readUInt32LE(8);
+  let offset = 16 + 8 * count;
+  const body = view.subarray(offset, offset + bodyLength);
+  offset += bodyLength;
+  const bufs: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = view.readDoubleLE(16 + 8 * i);
+    offset += (8 - (offset % 8)) % 8;
+    bufs.push(new Uint8Array(buf.buffer, buf.byteOffset + offset, len));
+    offset += len;
+  }
+  const saved = sources;
+  sources = bufs;
+  try { return restore(packr.unpack(body)); } finally { sources = saved; }
+}
+
+// Walk the value once: reject what cannot round-trip (with its path), and swap refs and
+// handles for tagged records so they pass through msgpack.
+function prepare(v: unknown, path: string, nested: object[], seen: Set<object>): unknown {
+  switch (typeof v) {
+    case "function":
+      throw new SerializationError(path, `function ${v.name || "(anonymous)"}`,
+        "functions cannot be sent to another process. Tip: make it a remote function, or define it inside the task.");
+    case "symbol":
+      throw new SerializationError(path, "symbol", "symbols cannot be sent to another process.");
+    case "object": break;
+    default: return v;
+  }
+  if (v === null) return v;
+  if (codec?.isRef(v)) { nested.push(v); return tag("ref", codec.encodeRef(v)); }
+  if (codec?.isActor(v)) return tag("actor", codec.encodeActor(v));
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp) return v;
+  if (seen.has(v)) throw new SerializationError(path, "circular reference", "values with cycles cannot be sent. Tip: break the cycle.");
+  seen.add(v);
+  try {
+    if (Array.isArray(v)) return v.map((x, i) => prepare(x, `${path}[${i}]`, nested, seen));
+    if (v instanceof Map) {
+      const m = new Map();
+      for (const [k, x] of v) m.set(prepare(k, `${path}.<key>`, nested, seen), prepare(x, `${path}.get(${String(k)})`, nested, seen));
+      return m;
+    }
+    if (v instanceof Set) return new Set([...v].map((x, i) => prepare(x, `${path}.<item ${i}>`, nested, seen)));
+    if (v instanceof Error) return v;
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = proto?.constructor?.name ?? "unknown";
+      throw new SerializationError(path, `instance of class ${name}`,
+        `class instances do not keep their class across processes. Tip: send a plain object ({ ...value }), or make ${name} an actor.`);
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = prepare((v as any)[k], `${path}.${k}`, nested, seen);
+    return out;
+  } finally { seen.delete(v); }
+}
+
+const TAG = "__helios$";
+function tag(kind: string, data: unknown) { return { [TAG]: kind, d: data }; }
+
+function restore(v: unknown): unknown {
+  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp || v instanceof Error) return v;
+  if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = restore(v[i]); return v; }
+  if (v instanceof Map) { const m = new Map(); for (const [k, x] of v) m.set(restore(k), restore(x)); return m; }
+  if (v instanceof Set) return new Set([...v].map(restore));
+  const o = v as Record<string, unknown>;
+  if (typeof o[TAG] === "string" && Object.keys(o).length === 2) {
+    return o[TAG] === "ref" ? codec!.decodeRef(o.d) : codec!.decodeActor(o.d);
+  }
+  for (const k of Object.keys(o)) o[k] = restore(o[k]);
+  return o;
+}

@@ -1,0 +1,92 @@
+// The public types of the API. Remote calls are typed from the user's own functions and
+// classes: a wrong argument type, a wrong result type or an unknown method fails tsc.
+import type { ObjectRef } from "./core/object-ref.js";
+
+export type SchedulingStrategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
+
+export interface RuntimeEnv {
+  /** Directory the job's workers run in (shipped to other nodes in a later release). */
+  workingDir?: string;
+  /** Extra environment variables for the job's workers. */
+  envVars?: Record<string, string>;
+}
+
+export interface ResourceOptions {
+  numCpus?: number;
+  numGpus?: number;
+  /** Bytes of memory to reserve on the node. */
+  memory?: number;
+  resources?: Record<string, number>;
+  schedulingStrategy?: SchedulingStrategy;
+  runtimeEnv?: RuntimeEnv;
+}
+
+export interface TaskOptions extends ResourceOptions {
+  /** A name for logs and errors; defaults to the function's name. */
+  name?: string;
+  numReturns?: number;
+  maxRetries?: number;
+  retryExceptions?: boolean | string[];
+}
+
+export interface ActorOptions extends ResourceOptions {
+  name?: string;
+  namespace?: string;
+  lifetime?: "detached" | "non_detached";
+  getIfExists?: boolean;
+  maxRestarts?: number;
+  maxTaskRetries?: number;
+  maxConcurrency?: number;
+  maxPendingCalls?: number;
+}
+
+export interface CallOptions {
+  numReturns?: number;
+  name?: string;
+}
+
+export interface InitOptions {
+  /** HOST:PORT of a running head; without it a local cluster is started for this script. */
+  address?: string;
+  token?: string;
+  numCpus?: number;
+  numGpus?: number;
+  resources?: Record<string, number>;
+  namespace?: string;
+  runtimeEnv?: RuntimeEnv;
+  /** Workers to start ahead of the first task (default: numCpus). */
+  prestartWorkers?: number;
+}
+
+export type MaybeRef<T> = T | ObjectRef<T>;
+export type MaybeRefs<A extends readonly unknown[]> = { [K in keyof A]: MaybeRef<A[K]> };
+type Fn = (...args: any[]) => any;
+type Element<T> = T extends readonly (infer E)[] ? E : unknown;
+type IsSingle<O> = O extends { numReturns: infer N } ? (N extends 1 ? true : number extends N ? true : false) : true;
+
+export interface RemoteFunction<F extends Fn> {
+  /** Submit a call; returns at once with a ref to the result. */
+  remote(...args: MaybeRefs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>>;
+  options<const O extends TaskOptions>(options: O): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
+}
+
+export interface MultiReturnFunction<F extends Fn> {
+  remote(...args: MaybeRefs<Parameters<F>>): ObjectRef<Element<Awaited<ReturnType<F>>>>[];
+  options<const O extends TaskOptions>(options: O): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
+}
+
+export interface ActorMethod<F extends Fn> {
+  remote(...args: MaybeRefs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>>;
+  options(options: CallOptions): ActorMethod<F>;
+}
+
+type MethodKeys<T> = { [K in keyof T]: T[K] extends Fn ? K : never }[keyof T];
+export type ActorHandle<C> = { readonly [K in MethodKeys<C>]: C[K] extends Fn ? ActorMethod<C[K]> : never } & {
+  readonly actorId: string;
+};
+
+export interface ActorClass<C extends abstract new (...args: any) => any> {
+  /** Create the actor; returns its handle at once. */
+  remote(...args: MaybeRefs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>>;
+  options(options: ActorOptions): ActorClass<C>;
+}

@@ -1,0 +1,55 @@
+// Worker process entry point, started by the node agent (child_process.fork with IPC).
+// The worker exits when the agent goes away (IPC disconnect), so it never outlives it.
+import { Runtime } from "../core/runtime.js";
+import { Executor } from "../core/executor.js";
+import { taskContext } from "../core/core-worker.js";
+import { setRuntime } from "../api.js";
+import { setCodeRole } from "../code/descriptor.js";
+import type { WorkerEnv } from "../protocol.js";
+
+const env: WorkerEnv = JSON.parse(process.env.HELIOS_WORKER!);
+process.on("disconnect", () => process.exit(0));
+setCodeRole("worker");
+prefixOutput(`pid=${process.pid} node=${env.nodeId.slice(0, 9)}`);
+
+const rt = new Runtime({ ...env, mode: "worker", host: "127.0.0.1" });
+await rt.start();
+setRuntime(rt);
+const executor = new Executor(rt.core);
+
+let blockedDepth = 0;
+rt.core.blockedHook = async (blocked) => {
+  if (executor.actorId) return;   // actors hold no CPU while running (unless asked), nothing to lend
+  blockedDepth += blocked ? 1 : -1;
+  if (blocked ? blockedDepth === 1 : blockedDepth === 0) {
+    await rt.core.agent.call(blocked ? "workerBlocked" : "workerUnblocked", { workerId: env.workerId }).catch(() => {});
+  }
+};
+
+process.on("message", async (m: any) => {
+  if (m?.t === "createActor") {
+    const error = await executor.createActor(m.spec, m.actorId, m.maxConcurrency);
+    process.send!({ t: "actorCreated", actorId: m.actorId, error });
+  }
+});
+process.on("uncaughtException", (e) => { console.error("uncaught exception in worker:", e); process.exit(1); });
+process.on("unhandledRejection", (e) => { console.error("unhandled rejection in worker:", e); });
+process.send!({ t: "ready", address: rt.core.address });
+
+/** Prefix every output line with the running task's name, the pid and the node. */
+function prefixOutput(where: string): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: any, ...rest: any[]) => boolean;
+    let atLineStart = true;
+    stream.write = ((chunk: any, ...rest: any[]) => {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+      const prefix = `(${taskContext.getStore()?.name ?? "worker"} ${where}) `;
+      let out = "";
+      for (const part of text.split(/(?<=\n)/)) {
+        out += (atLineStart ? prefix : "") + part;
+        atLineStart = part.endsWith("\n");
+      }
+      return write(out, ...rest);
+    }) as typeof stream.write;
+  }
+}
