@@ -88,7 +88,7 @@ export interface GetOptions { timeout?: number }
 
 /** The value of a ref, or the values of refs in order: `await get(ref)`, `await get([a, b], { timeout: 5000 })`. */
 export async function get<T>(ref: ObjectRef<T>, options?: GetOptions): Promise<T>;
-export async function get<T extends readonly ObjectRef<unknown>[]>(refs: T, options?: GetOptions): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
+export async function get<T extends readonly ObjectRef<unknown>[] | []>(refs: T, options?: GetOptions): Promise<{ -readonly [K in keyof T]: T[K] extends ObjectRef<infer V> ? V : never }>;
 export async function get<T>(refs: ObjectRef<T>[], options?: GetOptions): Promise<T[]>;
 export async function get(refs: ObjectRef<unknown> | readonly ObjectRef<unknown>[], options: GetOptions = {}): Promise<unknown> {
   const single = !Array.isArray(refs);

@@ -80,7 +80,6 @@ function unpackBinary(b: Uint8Array): unknown {
 for (const K of [...arrayKinds, ArrayBuffer, DataView]) {
   addExtension({ Class: K as any, type: 0x43, pack: packBinary as any, unpack: unpackBinary });
 }
-addExtension({ Class: Map, type: 0x44, write: (m: Map<unknown, unknown>) => [...m.entries()], read: (e: [unknown, unknown][]) => new Map(e) });
 addExtension({ Class: Error, type: 0x45,
   write: (e: Error) => ({ name: e.name, message: e.message, stack: e.stack, cause: (e as any).cause }),
   read: (d: any) => { const e = new Error(d.message, d.cause !== undefined ? { cause: d.cause } : undefined); e.name = d.name; e.stack = d.stack; return e; } });
@@ -169,10 +168,10 @@ function prepare(v: unknown, path: string, nested: object[], seen: Set<object>):
   seen.add(v);
   try {
     if (Array.isArray(v)) return v.map((x, i) => prepare(x, `${path}[${i}]`, nested, seen));
-    if (v instanceof Map) {
-      const m = new Map();
-      for (const [k, x] of v) m.set(prepare(k, `${path}.<key>`, nested, seen), prepare(x, `${path}.get(${String(k)})`, nested, seen));
-      return m;
+    if (v instanceof Map) {   // msgpack maps decode as objects: keep Map (and its key types) with a tag
+      const entries: unknown[] = [];
+      for (const [k, x] of v) entries.push([prepare(k, `${path}.<key>`, nested, seen), prepare(x, `${path}.get(${String(k)})`, nested, seen)]);
+      return tag("map", entries);
     }
     if (v instanceof Set) return new Set([...v].map((x, i) => prepare(x, `${path}.<item ${i}>`, nested, seen)));
     if (v instanceof Error) return v;
@@ -194,10 +193,10 @@ function tag(kind: string, data: unknown) { return { [TAG]: kind, d: data }; }
 function restore(v: unknown): unknown {
   if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp || v instanceof Error) return v;
   if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = restore(v[i]); return v; }
-  if (v instanceof Map) { const m = new Map(); for (const [k, x] of v) m.set(restore(k), restore(x)); return m; }
   if (v instanceof Set) return new Set([...v].map(restore));
   const o = v as Record<string, unknown>;
   if (typeof o[TAG] === "string" && Object.keys(o).length === 2) {
+    if (o[TAG] === "map") return new Map((o.d as [unknown, unknown][]).map(([k, x]) => [restore(k), restore(x)]));
     return o[TAG] === "ref" ? codec!.decodeRef(o.d) : codec!.decodeActor(o.d);
   }
   for (const k of Object.keys(o)) o[k] = restore(o[k]);

@@ -62,17 +62,19 @@ export type MaybeRef<T> = T | ObjectRef<T>;
 export type MaybeRefs<A extends readonly unknown[]> = { [K in keyof A]: MaybeRef<A[K]> };
 type Fn = (...args: any[]) => any;
 type Element<T> = T extends readonly (infer E)[] ? E : unknown;
+/** Rejects keys of O that T does not know (a generic parameter skips excess-property checks). */
+type NoExtraKeys<O, T> = { [K in Exclude<keyof O, keyof T>]: never };
 type IsSingle<O> = O extends { numReturns: infer N } ? (N extends 1 ? true : number extends N ? true : false) : true;
 
 export interface RemoteFunction<F extends Fn> {
   /** Submit a call; returns at once with a ref to the result. */
   remote(...args: MaybeRefs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>>;
-  options<const O extends TaskOptions>(options: O): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
+  options<const O extends TaskOptions>(options: O & NoExtraKeys<O, TaskOptions>): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
 }
 
 export interface MultiReturnFunction<F extends Fn> {
   remote(...args: MaybeRefs<Parameters<F>>): ObjectRef<Element<Awaited<ReturnType<F>>>>[];
-  options<const O extends TaskOptions>(options: O): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
+  options<const O extends TaskOptions>(options: O & NoExtraKeys<O, TaskOptions>): IsSingle<O> extends true ? RemoteFunction<F> : MultiReturnFunction<F>;
 }
 
 export interface ActorMethod<F extends Fn> {

@@ -1,0 +1,101 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { remote, get, put } from "helios";
+import { startCluster } from "./helpers.mjs";
+import { parent, fanOut, Spawner } from "./fixtures/math.mjs";
+
+let cluster;
+before(async () => { cluster = await startCluster(); });
+after(() => cluster.stop());
+
+const echo = remote((x) => x);
+const add = remote((a, b) => a + b);
+
+test("a sync remote function returns its value through get", async () => {
+  assert.equal(await get(add.remote(2, 3)), 5);
+});
+
+test("an async remote function is awaited on the worker", async () => {
+  const slowDouble = remote(async (x) => { await new Promise((r) => setTimeout(r, 10)); return 2 * x; });
+  assert.equal(await get(slowDouble.remote(21)), 42);
+});
+
+test("arguments of every supported type round-trip", async () => {
+  const values = [
+    0, -1.5, 2 ** 53 - 1, NaN, "héllo ✓", "", true, null, undefined, 12345678901234567890n,
+    new Date(1700000000000), new Map([["a", 1], [2, { b: [3] }]]), new Set([1, "two"]),
+    [1, [2, [3]]], { nested: { deep: { list: [1, 2] } } },
+    new Uint8Array([1, 2, 3]), new Int32Array([-1, 7]), new Float64Array([1.5, 2.5]), new BigInt64Array([5n]),
+    Buffer.from("bytes"), new Float32Array(10_000).fill(0.5), new Uint8Array(200_000).fill(7),
+  ];
+  for (const v of values) {
+    const back = await get(echo.remote(v));
+    assert.deepEqual(back, v);
+    if (v !== null && typeof v === "object") assert.equal(back.constructor, v.constructor);
+  }
+});
+
+test("an Error argument arrives as an Error with its name and message", async () => {
+  const e = new RangeError("out of range");
+  const back = await get(echo.remote(e));
+  assert.ok(back instanceof Error);
+  assert.equal(back.name, "RangeError");
+  assert.equal(back.message, "out of range");
+});
+
+test("a top-level ref argument is resolved to its value before the call", async () => {
+  const isNumber = remote((x) => typeof x === "number" ? x : "not resolved");
+  assert.equal(await get(isNumber.remote(put(7))), 7);
+  assert.equal(await get(add.remote(add.remote(1, 2), put(10))), 13);
+});
+
+test("a ref nested inside an argument arrives as a ref", async () => {
+  const inner = remote(async ({ ref }) => {
+    const { get, ObjectRef } = await import("helios");
+    return [ref instanceof ObjectRef, await get(ref)];
+  });
+  assert.deepEqual(await get(inner.remote({ ref: put("nested") })), [true, "nested"]);
+});
+
+test("numReturns > 1 gives one ref per returned element", async () => {
+  const split = remote((s) => [s.length, s.toUpperCase(), s]);
+  const refs = split.options({ numReturns: 3 }).remote("abc");
+  assert.equal(refs.length, 3);
+  assert.deepEqual(await get(refs), [3, "ABC", "abc"]);
+});
+
+test("options() keeps the function and sets a name used in errors", async () => {
+  const named = remote(() => { throw new Error("x"); }).options({ name: "custom-name", numCpus: 1 });
+  await assert.rejects(get(named.remote()), (e) => e.taskName === "custom-name");
+});
+
+test("refs pass through promises untouched because they are not thenable", async () => {
+  const ref = echo.remote(1);
+  assert.equal(ref.then, undefined);
+  const same = await Promise.resolve(ref);
+  assert.equal(same, ref);
+  const all = await Promise.all([ref, echo.remote(2)]);
+  assert.deepEqual(await get(all), [1, 2]);
+});
+
+test("a task can submit tasks and wait on them", async () => {
+  assert.equal(await get(parent.remote(4)), 50);
+});
+
+test("an actor method can submit tasks and wait on them", async () => {
+  const s = Spawner.remote();
+  assert.equal(await get(s.viaTask.remote(1)), 2);
+});
+
+test("tasks that block in get on nested tasks do not deadlock a full pool", async () => {
+  // 2 CPUs: four parents block at once; each blocked worker lends its CPU to the children.
+  const results = await get([fanOut.remote(3), fanOut.remote(3), fanOut.remote(2), fanOut.remote(2)], { timeout: 60_000 });
+  assert.deepEqual(results, [[10, 20, 30], [10, 20, 30], [10, 20], [10, 20]]);
+});
+
+test("many tasks submitted at once all complete", async () => {
+  const square = remote((x) => x * x);
+  const refs = Array.from({ length: 500 }, (_, i) => square.remote(i));
+  const out = await get(refs);
+  assert.equal(out.reduce((a, b) => a + b, 0), Array.from({ length: 500 }, (_, i) => i * i).reduce((a, b) => a + b, 0));
+});
