@@ -59,7 +59,7 @@ export class WorkerPool {
     const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
       token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress, storeDir: this.ctx.storeDir };
     const proc = fork(workerMain, [], {
-      cwd: job.cwd, execArgv: job.execArgv, stdio: ["pipe", "pipe", "pipe", "ipc"],
+      cwd: job.cwd, execArgv: job.execArgv, stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
       env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;

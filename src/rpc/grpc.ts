@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
+import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 export type ServiceName = "Head" | "NodeAgent";

@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
+import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 /** Largest frame accepted; larger inline payloads go through the object store instead. */
