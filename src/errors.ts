@@ -81,6 +81,7 @@ export interface ErrorInfo {
   name: string;
   message: string;
   task?: TaskErrorDetails;
+  cause?: ErrorInfo;
 }
 
 /** A task's argument resolved to an error: the task fails with that same error. */
@@ -95,14 +96,22 @@ export function toErrorInfo(e: unknown): ErrorInfo {
       originalName: e.originalName, originalMessage: (e.cause as Error).message,
       remoteStack: e.remoteStack, taskName: e.taskName, pid: e.pid, nodeId: e.nodeId } };
   }
-  if (e instanceof Error) return { name: e.name, message: e.message };
+  if (e instanceof Error) {
+    const info: ErrorInfo = { name: e.name, message: e.message };
+    if (e.cause instanceof Error) info.cause = toErrorInfo(e.cause);
+    return info;
+  }
   return { name: "Error", message: String(e) };
 }
 
 export function fromErrorInfo(info: ErrorInfo): Error {
   if (info.task) return new TaskError(info.task);
   const Cls = byName[info.name];
-  if (Cls) return new Cls(info.message);
+  if (Cls) {
+    const e = new Cls(info.message);
+    if (info.cause) Object.defineProperty(e, "cause", { value: fromErrorInfo(info.cause), configurable: true, writable: true });
+    return e;
+  }
   if (info.name === "SerializationError") {
     const e = new HeliosError(info.message);
     e.name = "SerializationError";
