@@ -12,6 +12,7 @@ import { serialize, deserialize, concat, setHandleCodec, type Serialized } from 
 import { GetTimeoutError, ObjectLostError, OwnerDiedError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { WireValue } from "../protocol.js";
+import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 
 /** Values up to this size travel inline; larger ones go to the node's object store. */
@@ -169,8 +170,13 @@ export class CoreWorker {
 
   private setValue(_id: ObjectId, obj: OwnedObject, value: WireValue): void {
     obj.value = value;
+    if ("s" in value && (this.storedSinceGc += value.s) > STORE_GC_BYTES) {
+      this.storedSinceGc = 0;
+      collectGarbage();   // let dropped refs to stored objects be finalized, so their files go
+    }
     this.wake(obj);
   }
+  private storedSinceGc = 0;
 
   private wake(obj: OwnedObject): void {
     const w = obj.waiters;
