@@ -96,12 +96,8 @@ export class NodeAgent {
       this.waiting.splice(this.waiting.indexOf(req), 1);
       const alloc = req.alloc;
       take(this.available, alloc);
-      let w = this.pool.idleFor(req.jobId);
-      if (w) w.state = "leased";
-      else {
-        w = this.pool.start(this.job(req.jobId));
-        w.state = "leased";  // reserved before it is ready
-      }
+      const w = this.pool.idleFor(req.jobId) ?? this.pool.start(this.job(req.jobId));
+      w.state = "leased";   // claimed, even if it is still starting
       w.allocated = alloc;
       const worker = w;
       worker.ready.then(() => {

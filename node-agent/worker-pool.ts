@@ -43,9 +43,15 @@ export class WorkerPool {
   readonly workers = new Map<WorkerId, Worker>();
   constructor(private ctx: PoolContext) {}
 
+  /** An idle worker of the job, else one still starting that nobody has claimed yet. */
   idleFor(jobId: JobId): Worker | undefined {
-    for (const w of this.workers.values()) if (w.jobId === jobId && w.state === "idle") return w;
-    return undefined;
+    let starting: Worker | undefined;
+    for (const w of this.workers.values()) {
+      if (w.jobId !== jobId) continue;
+      if (w.state === "idle") return w;
+      if (w.state === "starting") starting ??= w;
+    }
+    return starting;
   }
 
   countFor(jobId: JobId, states: WorkerState[]): number {
