@@ -5,7 +5,7 @@ import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { RpcClient } from "../src/rpc/grpc.js";
-import { TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
+import { TaskUnschedulableError } from "../src/errors.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
 import type { JobInfo, LeaseGrant, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
 
@@ -182,4 +182,3 @@ function give(have: Resources, r: Resources) { for (const [k, v] of Object.entri
 function fmt(r: Resources): string {
   return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
 }
-export { toErrorInfo };

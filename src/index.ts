@@ -3,5 +3,9 @@ export { init, shutdown, put, get, wait, cancel, kill, getActor, getRuntimeConte
 export type { GetOptions, WaitOptions, RuntimeContext } from "./api.js";
 export { remote } from "./remote.js";
 export { ObjectRef } from "./core/object-ref.js";
-export * from "./errors.js";
+export {
+  HeliosError, isHeliosError, TaskError, GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError,
+  ActorUnavailableError, ObjectLostError, OwnerDiedError, TaskCancelledError, SerializationError, OutOfMemoryError,
+  ObjectStoreFullError, AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
+} from "./errors.js";
 export type * from "./types.js";

@@ -9,7 +9,7 @@ import { LocalStore } from "./store.js";
 import { Connection, WireServer, connect, type Message } from "../rpc/wire.js";
 import { RpcClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
-import { GetTimeoutError, ObjectLostError, OwnerDiedError, fromErrorInfo, type ErrorInfo } from "../errors.js";
+import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { WireValue } from "../protocol.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
@@ -310,4 +310,3 @@ function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T>
   });
 }
 
-export { OwnerDiedError };

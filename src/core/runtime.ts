@@ -7,7 +7,7 @@ import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
 import { serialize, concat, type Serialized } from "../serialization.js";
 import { newActorId, newTaskId, returnId, type ObjectId, type TaskId } from "../ids.js";
-import { ActorDiedError, ArgumentError, IllegalStateError, TaskCancelledError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorInfo, Resources, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
@@ -191,4 +191,3 @@ function withCustom(r: Resources, o: TaskOptions | ActorOptions): Resources {
   return r;
 }
 
-export { IllegalStateError, TaskCancelledError };
