@@ -1,29 +1,48 @@
 // The head: cluster membership, the actor directory (placement, lifecycle, names) and jobs.
 // Control plane only: no task or object bytes pass through here.
-import { RpcClient } from "../src/rpc/grpc.js";
 import { IllegalStateError, TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
-import type { ActorCreateRequest, ActorInfo, JobInfo, NodeInfo, Resources } from "../src/protocol.js";
+import type { ActorCreateRequest, ActorInfo, JobInfo, NodeInfo, Resources, Strategy } from "../src/protocol.js";
 import type { ActorId, JobId, NodeId } from "../src/ids.js";
+import { NodeTable } from "./nodes.js";
+import { Scheduler } from "./scheduling.js";
 
 /*  Actor lifecycle:   PENDING ──placed & constructed──▶ ALIVE ──kill / worker exit──▶ DEAD
                           └───── infeasible, constructor threw, killed ─────────────────▲      */
 
 interface ActorRecord extends ActorInfo { jobId: JobId; detached: boolean; waiters: Array<() => void> }
 
+export interface HeadConfig { token: string; healthTimeoutMs: number }
+
 export class Head {
-  readonly nodes = new Map<NodeId, NodeInfo & { client: RpcClient }>();
+  readonly nodes: NodeTable;
+  readonly scheduler = new Scheduler();
   readonly jobs = new Map<JobId, JobInfo>();
   readonly actors = new Map<ActorId, ActorRecord>();
   private names = new Map<string, ActorId>();
   private unknownWaiters = new Map<ActorId, Array<() => void>>();
 
-  constructor(private token: string) {}
+  constructor(config: HeadConfig) {
+    this.nodes = new NodeTable(config.token, config.healthTimeoutMs);
+    this.nodes.onDeath = (nodeId) => {
+      for (const a of this.actors.values()) {
+        if (a.nodeId === nodeId) this.markDead(a.actorId, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
+      }
+    };
+  }
 
   handlers() {
     return {
-      registerNode: (n: Omit<NodeInfo, "state">) => this.registerNode(n),
+      registerNode: (n: Omit<NodeInfo, "state">) => { this.nodes.register(n); return {}; },
+      heartbeat: (h: { nodeId: NodeId; available: Resources }) => this.nodes.heartbeat(h.nodeId, h.available),
+      watchNodes: (r: { since: number; waitMs?: number }) => this.nodes.watch(r.since, Math.min(r.waitMs ?? 20_000, 30_000)),
+      placeLease: (r: { resources: Resources; strategy?: Strategy; local?: NodeId }) => {
+        const p = this.scheduler.place(this.nodes.list(), r.resources, r.strategy, r.local);
+        if ("infeasible" in p) throw new TaskUnschedulableError(p.infeasible);
+        return { nodeId: p.nodeId, agentAddress: this.nodes.get(p.nodeId)!.agentAddress };
+      },
       registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); return {}; },
-      listNodes: () => [...this.nodes.values()].map(({ client: _c, ...n }) => n),
+      getJob: (r: { jobId: JobId }) => this.jobs.get(r.jobId) ?? null,
+      listNodes: () => this.nodes.list(),
       createActor: (r: ActorCreateRequest) => this.createActor(r),
       waitActor: (r: { actorId: ActorId }) => this.waitActor(r.actorId),
       getActor: (r: { actorId: ActorId }) => this.info(r.actorId),
@@ -38,11 +57,6 @@ export class Head {
       },
       listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
     };
-  }
-
-  private registerNode(n: Omit<NodeInfo, "state">) {
-    this.nodes.set(n.nodeId, { ...n, state: "ALIVE", client: new RpcClient(n.agentAddress, "NodeAgent", this.token) });
-    return {};
   }
 
   private info(id: ActorId): ActorInfo | null {
@@ -69,12 +83,12 @@ export class Head {
     this.unknownWaiters.delete(r.actorId);
 
     const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
-    const node = [...this.nodes.values()].find((n) => n.state === "ALIVE" && fits(n.resources, placement));
-    if (!node) {
-      this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(
-        `actor ${r.className} needs ${fmt(placement)} but no node has that much in total (nodes: ${this.describeNodes()}). Tip: lower the actor's resource options or add a node that has them.`)));
+    const p = this.scheduler.place(this.nodes.list(), placement, r.strategy);
+    if ("infeasible" in p) {
+      this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(`actor ${r.className}: ${p.infeasible}`)));
       return this.info(r.actorId)!;
     }
+    const node = this.nodes.get(p.nodeId)!;
     try {
       const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
         resources: r.resources, placement, maxConcurrency: r.maxConcurrency });
@@ -110,7 +124,7 @@ export class Head {
     if (!a || a.state === "DEAD") return {};
     const { workerId, nodeId } = a;
     this.markDead(id, { name: "ActorDiedError", message: "the actor was killed with kill()" });
-    if (workerId && nodeId) await this.nodes.get(nodeId)?.client.call("killWorker", { workerId, reason: "actor killed" });
+    if (workerId && nodeId) await this.nodes.client(nodeId)?.call("killWorker", { workerId, reason: "actor killed" }).catch(() => {});
     return {};
   }
 
@@ -128,17 +142,5 @@ export class Head {
     for (const f of w) f();
   }
 
-  private describeNodes(): string {
-    return [...this.nodes.values()].map((n) => `${n.nodeId} ${fmt(n.resources)}`).join("; ") || "none";
-  }
-
-  close(): void { for (const n of this.nodes.values()) n.client.close(); }
-}
-
-export function fits(have: Resources, want: Resources): boolean {
-  return Object.entries(want).every(([k, v]) => v <= 0 || (have[k] ?? 0) >= v - 1e-9);
-}
-
-export function fmt(r: Resources): string {
-  return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
+  close(): void { this.nodes.close(); }
 }

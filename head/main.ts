@@ -8,7 +8,7 @@ const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
 const port = Number(process.env.HELIOS_PORT ?? 0);
 
-const head = new Head(token);
+const head = new Head({ token, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
 const server = new grpc.Server(GRPC_OPTIONS);
 addService(server, "Head", token, head.handlers());
 const bound = await bindServer(server, host, port);

@@ -6,8 +6,9 @@ import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { RpcClient } from "../src/rpc/grpc.js";
 import { TaskUnschedulableError } from "../src/errors.js";
-import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
-import type { JobInfo, LeaseGrant, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
+import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
+import type { JobInfo, LeaseGrant, LeaseReply, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
+import type { ObjectTransfer } from "./transfer.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
@@ -15,8 +16,10 @@ interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: 
 export interface AgentConfig {
   nodeId: NodeId;
   token: string;
+  host: string;
   headAddress: string;
   agentAddress: string;
+  transferAddress: string;
   storeDir: string;
   logDir: string;
   resources: Resources;
@@ -33,7 +36,7 @@ export class NodeAgent {
   readonly head: RpcClient;
   private closing = false;
 
-  constructor(private config: AgentConfig) {
+  constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
     this.total = { ...config.resources };
     this.available = { ...config.resources };
     this.head = new RpcClient(config.headAddress, "Head", config.token);
@@ -46,6 +49,7 @@ export class NodeAgent {
     return {
       registerDriver: (j: JobInfo) => this.registerDriver(j),
       requestLease: (r: LeaseRequest) => this.requestLease(r),
+      fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
       returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
       startActor: (r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
@@ -69,10 +73,27 @@ export class NodeAgent {
     return j;
   }
 
-  private async requestLease(r: LeaseRequest): Promise<LeaseGrant> {
-    this.job(r.jobId);
+  /** Jobs whose driver is elsewhere are learned from the head on their first lease here. */
+  private async learnJob(jobId: JobId): Promise<void> {
+    if (this.jobs.has(jobId)) return;
+    const j = await this.head.call<JobInfo | null>("getJob", { jobId });
+    if (!j) throw new Error(`job ${jobId} is not known to the head`);
+    this.jobs.set(jobId, { ...j });
+  }
+
+  private async requestLease(r: LeaseRequest): Promise<LeaseReply> {
+    await this.learnJob(r.jobId);
+    const strategy = r.strategy ?? "DEFAULT";
+    const here = this.config.nodeId;
+    // Fast path without the head: DEFAULT work that fits here now, or affinity to this node.
+    const local = (strategy === "DEFAULT" && fits(this.available, r.resources) && this.waiting.length === 0) ||
+      (typeof strategy === "object" && strategy.nodeId === here && fits(this.total, r.resources));
+    if (!r.spilled && !local) {
+      const p = await this.head.call<{ nodeId: NodeId; agentAddress: string }>("placeLease", { resources: r.resources, strategy, local: here });
+      if (p.nodeId !== here) return { spillback: p.agentAddress, nodeId: p.nodeId };
+    }
     if (!fits(this.total, r.resources)) {
-      throw new TaskUnschedulableError(`the task needs ${fmt(r.resources)} but no node has that much in total (this node: ${fmt(this.total)}). Tip: lower numCpus/numGpus/resources, or start a node that has them.`);
+      throw new TaskUnschedulableError(`the task needs ${fmt(r.resources)} but node ${here} has ${fmt(this.total)} in total. Tip: lower numCpus/numGpus/resources, or start a node that has them.`);
     }
     const worker = await this.acquire(r.jobId, r.resources);
     const leaseId = newLeaseId();
@@ -136,6 +157,7 @@ export class NodeAgent {
   }
 
   private async startActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+    await this.learnJob(r.jobId);
     const w = await this.acquire(r.jobId, r.resources, r.placement);
     w.state = "actor";
     w.actorId = r.actorId;
@@ -166,8 +188,17 @@ export class NodeAgent {
     job.logs.then((c) => c.send({ t: "logs", lines }), () => {});
   }
 
+  /** Report free resources to the head; a head that declared this node dead gets no more. */
+  startHeartbeat(periodMs: number, onRejected: () => void): void {
+    const beat = () => this.head.call<{ ok: boolean }>("heartbeat", { nodeId: this.config.nodeId, available: this.available }, periodMs * 4)
+      .then((r) => { if (!r.ok) onRejected(); }, () => {});
+    this.heartbeat = setInterval(beat, periodMs);
+  }
+  private heartbeat?: NodeJS.Timeout;
+
   close(): void {
     this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.pool.killAll();
     for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));
     this.head.close();

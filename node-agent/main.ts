@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { NodeAgent } from "./agent.js";
+import { ObjectTransfer } from "./transfer.js";
 import { addService, bindServer, GRPC_OPTIONS, RpcClient } from "../src/rpc/grpc.js";
 import { exitWithParent } from "../src/cluster/daemon.js";
 import { newNodeId } from "../src/ids.js";
@@ -12,6 +13,7 @@ const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
 const headAddress = process.env.HELIOS_HEAD!;
 const resources: Record<string, number> = JSON.parse(process.env.HELIOS_RESOURCES ?? "{}");
+const labels: Record<string, string> = JSON.parse(process.env.HELIOS_LABELS ?? "{}");
 resources.CPU ??= os.cpus().length;
 const nodeId = newNodeId();
 const sessionDir = process.env.HELIOS_SESSION_DIR ?? path.join(os.tmpdir(), `helios-${nodeId}`);
@@ -22,14 +24,22 @@ fs.mkdirSync(logDir, { recursive: true });
 const server = new grpc.Server(GRPC_OPTIONS);
 const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT ?? 0));
 const agentAddress = `${host}:${port}`;
-const agent = new NodeAgent({ nodeId, token, headAddress, agentAddress, storeDir, logDir, resources,
-  prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined });
+const transfer = new ObjectTransfer(storeDir, token);
+const transferAddress = await transfer.listen(host, Number(process.env.HELIOS_TRANSFER_PORT ?? 0));
+const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources,
+  prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined }, transfer);
 addService(server, "NodeAgent", token, agent.handlers());
-await new RpcClient(headAddress, "Head", token).call("registerNode", { nodeId, agentAddress, resources, storeDir });
-process.stdout.write(JSON.stringify({ nodeId, address: agentAddress, storeDir, logDir, pid: process.pid }) + "\n");
+await new RpcClient(headAddress, "Head", token).call("registerNode",
+  { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir });
+agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), () => {
+  console.error(`node ${nodeId} was declared dead by the head; exiting (start the agent again to rejoin as a new node)`);
+  process.kill(process.pid, "SIGTERM");
+});
+process.stdout.write(JSON.stringify({ nodeId, address: agentAddress, transferAddress, storeDir, logDir, pid: process.pid }) + "\n");
 
 exitWithParent(() => {
   agent.close();
+  transfer.close();
   server.forceShutdown();
   fs.rmSync(storeDir, { recursive: true, force: true });
 });

@@ -31,8 +31,10 @@ const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 export interface PoolContext {
   nodeId: NodeId;
   token: string;
+  host: string;
   headAddress: string;
   agentAddress: string;
+  transferAddress: string;
   storeDir: string;
   logDir: string;
   onLines(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void;
@@ -63,9 +65,12 @@ export class WorkerPool {
   start(job: JobInfo): Worker {
     const id = newWorkerId();
     const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
-      token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress, storeDir: this.ctx.storeDir };
+      token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress,
+      transferAddress: this.ctx.transferAddress, storeDir: this.ctx.storeDir, host: this.ctx.host };
+    // A driver on another machine may have a cwd (and loader paths) that do not exist here.
+    const here = fs.existsSync(job.cwd);
     const proc = fork(workerMain, [], {
-      cwd: job.cwd, execArgv: job.execArgv, stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
+      cwd: here ? job.cwd : process.cwd(), execArgv: here ? job.execArgv : [], stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
       env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;

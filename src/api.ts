@@ -8,7 +8,12 @@ import { actorRecord } from "./core/actor-handle.js";
 import { startLocalCluster, type LocalCluster } from "./cluster/local.js";
 import { IllegalStateError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
-import type { JobInfo } from "./protocol.js";
+import type { JobInfo, NodeInfo } from "./protocol.js";
+import { RpcClient } from "./rpc/grpc.js";
+import { splitAddress } from "./rpc/wire.js";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
 import type { InitOptions } from "./types.js";
 
 interface State { runtime: Runtime; cluster?: LocalCluster; stopping?: Promise<void> }
@@ -33,9 +38,7 @@ export async function init(options: InitOptions = {}): Promise<void> {
     throw new IllegalStateError("init() was already called; call shutdown() first to start again.");
   }
   const address = options.address ?? process.env.HELIOS_ADDRESS;
-  if (address) {
-    throw new IllegalStateError(`joining a running cluster (${address}) arrives with the cluster release; call init() without an address to start a local cluster.`);
-  }
+  if (address) return join(address, options);
   const numCpus = options.numCpus ?? os.availableParallelism();
   const token = options.token ?? randomBytes(24).toString("base64url");
   const resources: Record<string, number> = { CPU: numCpus, ...options.resources };
@@ -44,19 +47,65 @@ export async function init(options: InitOptions = {}): Promise<void> {
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: cluster.nodeId as NodeId, jobId: jobId as JobId,
-    namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });
+    namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress,
+    transferAddress: cluster.transferAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });
   try {
-    await rt.start();
-    const job: JobInfo = { jobId, namespace, driverAddress: rt.core.address,
-      cwd: options.runtimeEnv?.workingDir ?? process.cwd(), execArgv: process.execArgv };
-    await rt.core.head.call("registerJob", job);
-    await rt.core.agent.call("registerDriver", job);
+    await startJob(rt, options, true);
   } catch (e) {
     rt.core.close();
     await cluster.stop();
     throw e;
   }
   g[key] = { runtime: rt, cluster };
+  installExitHooks();
+}
+
+async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean): Promise<void> {
+  await rt.start();
+  const c = rt.core.config;
+  const job: JobInfo = { jobId: c.jobId, namespace: c.namespace, driverAddress: rt.core.address,
+    cwd: options.runtimeEnv?.workingDir ?? process.cwd(), execArgv: process.execArgv };
+  await rt.core.head.call("registerJob", job);
+  if (localAgent) await rt.core.agent.call("registerDriver", job);
+}
+
+/** Join a running cluster: lease from this machine's agent when it has one, else from any node. */
+async function join(address: string, options: InitOptions): Promise<void> {
+  const token = options.token ?? process.env.HELIOS_TOKEN ?? readTokenFile();
+  const head = new RpcClient(address, "Head", token);
+  let nodes: NodeInfo[];
+  try { nodes = await head.call<NodeInfo[]>("listNodes", {}, 10_000); } finally { head.close(); }
+  const alive = nodes.filter((n) => n.state === "ALIVE");
+  if (!alive.length) throw new IllegalStateError(`the cluster at ${address} has no live node. Tip: start one with helios start --address ${address}.`);
+  const mine = new Set(Object.values(os.networkInterfaces()).flat().map((i) => i!.address));
+  const local = alive.find((n) => mine.has(splitAddress(n.agentAddress)[0]));
+  const home = local ?? alive[0];
+  const jobId = newJobId();
+  const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: home.nodeId, jobId,
+    namespace: options.namespace ?? `anonymous-${jobId}`, token, headAddress: address, agentAddress: home.agentAddress,
+    transferAddress: local?.transferAddress, storeDir: home.storeDir, host: await localAddressTowards(address) });
+  try { await startJob(rt, options, !!local); } catch (e) { rt.core.close(); throw e; }
+  g[key] = { runtime: rt };
+  installExitHooks();
+}
+
+function readTokenFile(): string {
+  const file = path.join(process.env.HELIOS_HOME ?? path.join(os.homedir(), ".helios"), "token");
+  try { return fs.readFileSync(file, "utf8").trim(); } catch {
+    throw new IllegalStateError(`no cluster token: pass init({ token }), set HELIOS_TOKEN, or run on a machine where \`helios start\` stored ${file}.`);
+  }
+}
+
+/** The local address this machine uses to reach `address` (what other hosts can connect back to). */
+function localAddressTowards(address: string): Promise<string> {
+  const [host, port] = splitAddress(address);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port }, () => { const a = s.localAddress!; s.destroy(); resolve(a.replace(/^::ffff:/, "")); });
+    s.on("error", reject);
+  });
+}
+
+function installExitHooks(): void {
   process.once("beforeExit", onBeforeExit);
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(sig === "SIGINT" ? 130 : 143));

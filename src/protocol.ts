@@ -5,8 +5,10 @@ import type { ErrorInfo } from "./errors.js";
 
 export type Resources = Record<string, number>;
 
-/** A value as it travels: inline serialized bytes, or stored in the node's object store. */
-export type WireValue = { v: Uint8Array } | { s: number; id: ObjectId; node: NodeId };
+/** A value as it travels: inline serialized bytes, or stored in a node's object store
+ *  (`at`: that node agent's transfer endpoint, where other nodes pull it from). */
+export type WireValue = { v: Uint8Array } | StoredValue;
+export interface StoredValue { s: number; id: ObjectId; node: NodeId; at: string }
 
 export interface ActorCallInfo { actorId: ActorId; method: string; callerId: string; seq: number }
 
@@ -33,8 +35,18 @@ export interface JobInfo {
   execArgv: string[];
 }
 
-export interface LeaseRequest { jobId: JobId; resources: Resources; owner: string }
+export type Strategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
+export interface LeaseRequest {
+  jobId: JobId;
+  resources: Resources;
+  owner: string;
+  strategy?: Strategy;
+  /** Set when another agent sent the owner here: grant or queue locally, never spill again. */
+  spilled?: boolean;
+}
 export interface LeaseGrant { leaseId: LeaseId; workerId: WorkerId; address: string; nodeId: NodeId }
+/** The agent's answer: a lease, or the agent of another node to ask instead. */
+export type LeaseReply = LeaseGrant | { spillback: string; nodeId: NodeId };
 
 export interface ActorCreateRequest {
   actorId: ActorId;
@@ -46,6 +58,7 @@ export interface ActorCreateRequest {
   getIfExists?: boolean;
   detached: boolean;
   resources: Resources;
+  strategy?: Strategy;
   maxConcurrency: number;
   spec: TaskSpec;
 }
@@ -67,8 +80,11 @@ export interface ActorInfo {
 export interface NodeInfo {
   nodeId: NodeId;
   agentAddress: string;
+  /** The agent's wire endpoint for object transfer. */
+  transferAddress: string;
   resources: Resources;
-  available?: Resources;
+  available: Resources;
+  labels: Record<string, string>;
   state: "ALIVE" | "DEAD";
   storeDir: string;
 }
@@ -82,5 +98,8 @@ export interface WorkerEnv {
   token: string;
   headAddress: string;
   agentAddress: string;
+  transferAddress: string;
   storeDir: string;
+  /** Address the worker's endpoint binds to (the node's address). */
+  host: string;
 }

@@ -19,6 +19,7 @@ export interface LocalClusterOptions {
 export interface LocalCluster {
   headAddress: string;
   agentAddress: string;
+  transferAddress: string;
   nodeId: string;
   storeDir: string;
   sessionDir: string;
@@ -40,7 +41,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const agentInfo = await firstLine(agent, "node agent");
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {
-      headAddress: headInfo.address, agentAddress: agentInfo.address, nodeId: agentInfo.nodeId,
+      headAddress: headInfo.address, agentAddress: agentInfo.address, transferAddress: agentInfo.transferAddress, nodeId: agentInfo.nodeId,
       storeDir: agentInfo.storeDir, sessionDir, pids: children.map((c) => c.pid!),
       async stop() {
         process.off("exit", stopSync);

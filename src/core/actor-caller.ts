@@ -13,13 +13,19 @@ interface CallerState {
   chain: Promise<void>;
   seq: number;
   dead?: Error;
+  nodeId?: string;
 }
 
 export class ActorCaller {
   private actors = new Map<ActorId, CallerState>();
   readonly callerId: string;
 
-  constructor(private core: CoreWorker) { this.callerId = core.config.workerId; }
+  constructor(private core: CoreWorker) {
+    this.callerId = core.config.workerId;
+    core.onNodeDeath((nodeId) => {   // the TCP connection may hang on a cut link: close it
+      for (const s of this.actors.values()) if (s.nodeId === nodeId) s.conn?.then((c) => c.close(), () => {});
+    });
+  }
 
   private state(id: ActorId): CallerState {
     let s = this.actors.get(id);
@@ -43,7 +49,9 @@ export class ActorCaller {
       spec.actor!.callerId = this.callerId;
       const sent: Set<string> = (conn.state.fns ??= new Set());
       if (spec.fn && sent.has(spec.fnId)) spec.fn = undefined; else sent.add(spec.fnId);
-      conn.request<TaskReply>({ t: "push", task: spec }).then(done, async () => {
+      this.core.track(1);
+      conn.request<TaskReply>({ t: "push", task: spec }).then((r) => { this.core.track(-1); done(r); }, async () => {
+        this.core.track(-1);
         const cause = await this.deathCause(id);
         done({ error: { name: "ActorDiedError", message: `actor ${id} died while ${spec.name} was in flight: ${cause}` } });
       });
@@ -57,6 +65,7 @@ export class ActorCaller {
         await s.created;
         const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: id });
         if (info.state === "DEAD") throw deadError(info);
+        s.nodeId = info.nodeId;
         const conn = await this.core.connection(info.address!);
         conn.once("close", () => { s.conn = undefined; });
         return conn;

@@ -11,7 +11,8 @@ import { RpcClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
 import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
-import type { WireValue } from "../protocol.js";
+import type { StoredValue, WireValue } from "../protocol.js";
+import { pullChunks } from "../rpc/chunks.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 
@@ -27,6 +28,8 @@ export interface CoreWorkerConfig {
   token: string;
   headAddress: string;
   agentAddress: string;
+  /** The local agent's object-transfer endpoint; unset for a driver on a machine without an agent. */
+  transferAddress?: string;
   storeDir: string;
   host: string;
 }
@@ -95,6 +98,7 @@ export class CoreWorker {
     for (const c of this.conns.values()) c.then((x) => x.close(), () => {});
     this.head.close();
     this.agent.close();
+    for (const a of this.agents.values()) a.close();
     if (this.keepAlive) clearInterval(this.keepAlive);
     setRefTracker(undefined);
   }
@@ -105,6 +109,44 @@ export class CoreWorker {
     try { return await p; } finally {
       if (--this.busy === 0 && this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
     }
+  }
+
+  private agents = new Map<string, RpcClient>();
+  /** A client for another node's agent (spillback, lease returns). */
+  agentClient(address: string): RpcClient {
+    if (address === this.config.agentAddress) return this.agent;
+    let c = this.agents.get(address);
+    if (!c) this.agents.set(address, c = new RpcClient(address, "NodeAgent", this.config.token));
+    return c;
+  }
+
+  // ---- node deaths: watched from the head while work is in flight --------------------------
+  private inflight = 0;
+  private watching = false;
+  private nodeSeq = 0;
+  private nodeListeners: Array<(nodeId: string) => void> = [];
+  onNodeDeath(f: (nodeId: string) => void): void { this.nodeListeners.push(f); }
+
+  /** Count work in flight on other processes; while there is some, watch for node deaths. */
+  track(delta: number): void {
+    this.inflight += delta;
+    if (this.inflight > 0 && !this.watching) void this.watchNodes();
+  }
+
+  private async watchNodes(): Promise<void> {
+    this.watching = true;
+    while (this.inflight > 0 && !this.closed) {
+      try {
+        const events = await this.head.call<Array<{ seq: number; nodeId: string; state: string }>>("watchNodes", { since: this.nodeSeq, waitMs: 5000 });
+        for (const e of events) {
+          this.nodeSeq = Math.max(this.nodeSeq, e.seq);
+          if (e.state === "DEAD") for (const f of this.nodeListeners) f(e.nodeId);
+        }
+      } catch {
+        await new Promise((r) => setTimeout(r, 500).unref());
+      }
+    }
+    this.watching = false;
   }
 
   connection(address: string): Promise<Connection> {
@@ -153,15 +195,44 @@ export class CoreWorker {
 
   toWire(id: ObjectId, s: Serialized): WireValue {
     if (s.size <= INLINE_MAX) return { v: concat(s) };
-    this.store.write(id, s);
-    return { s: s.size, id, node: this.config.nodeId };
+    if (this.config.transferAddress) {
+      this.store.write(id, s);
+      return { s: s.size, id, node: this.config.nodeId, at: this.config.transferAddress };
+    }
+    // No node store on this machine: keep the bytes here and serve them to whoever pulls.
+    this.memStore.set(id, concat(s));
+    return { s: s.size, id, node: `${this.config.workerId}` as NodeId, at: this.address };
+  }
+  private memStore = new Map<ObjectId, Buffer>();
+
+  /** The bytes of a stored value: local file, a copy pulled to this node, or pulled into memory. */
+  private async readStored(v: StoredValue): Promise<Uint8Array> {
+    const mem = this.memStore.get(v.id);
+    if (mem) return mem;
+    try {
+      if (this.config.transferAddress) {
+        if (v.node !== this.config.nodeId) await this.agent.call("fetchObject", { id: v.id, from: v.at });
+        return this.store.read(v.id);
+      }
+      const conn = await this.connection(v.at);
+      const buf = Buffer.allocUnsafe(v.s);
+      await pullChunks(conn, v.id, v.s, (offset, bytes) => buf.set(bytes, offset));
+      return buf;
+    } catch (e) {
+      throw new ObjectLostError(`object ${v.id} could not be read from node ${v.node} (${v.at}): ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private freeStored(v: StoredValue): void {
+    if (this.memStore.delete(v.id)) return;
+    this.connection(v.at).then((c) => c.send({ t: "free", id: v.id }), () => {});
   }
 
   /** A task's return value or error arrived (or a put completed). */
   resolve(id: ObjectId, outcome: Outcome): void {
     const obj = this.objects.get(id);
     if (!obj) {   // dropped by the user before it finished: nothing wants it
-      if ("value" in outcome && "s" in outcome.value) this.store.remove(id);
+      if ("value" in outcome && "s" in outcome.value) this.freeStored(outcome.value);
       return;
     }
     if ("value" in outcome) this.setValue(id, obj, outcome.value);
@@ -211,7 +282,7 @@ export class CoreWorker {
   private maybeFree(id: ObjectId, o: OwnedObject): void {
     if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
     this.objects.delete(id);
-    if (o.value && "s" in o.value) this.store.remove(id);
+    if (o.value && "s" in o.value) this.freeStored(o.value);
   }
 
   /** Wait until an object is available and return where its value is (or its error). */
@@ -237,15 +308,10 @@ export class CoreWorker {
   }
 
   /** Turn an outcome into the user's value, or throw the typed error. */
-  materialize(o: Outcome): unknown {
+  async materialize(o: Outcome): Promise<unknown> {
     if ("error" in o) throw fromErrorInfo(o.error);
     const v = o.value;
-    if ("v" in v) return deserialize(v.v);
-    let bytes: Buffer;
-    try { bytes = this.store.read(v.id); } catch {
-      throw new ObjectLostError(`object ${v.id} is no longer in the object store of node ${v.node}`);
-    }
-    return deserialize(bytes);
+    return deserialize("v" in v ? v.v : await this.readStored(v));
   }
 
   async get(refs: ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
@@ -255,7 +321,7 @@ export class CoreWorker {
     try {
       const outcomes = await this.hold(timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
         new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`)));
-      return outcomes.map((o) => this.materialize(o));
+      return await Promise.all(outcomes.map((o) => this.materialize(o)));
     } finally {
       if (notReady && this.blockedHook) await this.blockedHook(false);
     }
@@ -287,6 +353,16 @@ export class CoreWorker {
         const obj = this.objects.get(msg.id);
         if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
         return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef);
+      }
+      case "stat": {   // the chunk protocol of node-agent/transfer.ts, for values held in memory here
+        const b = this.memStore.get(msg.id);
+        if (!b) throw new ObjectLostError(`object ${msg.id} is not held here`);
+        return { size: b.length };
+      }
+      case "read": {
+        const b = this.memStore.get(msg.id);
+        if (!b) throw new ObjectLostError(`object ${msg.id} is not held here`);
+        return b.subarray(msg.offset, msg.offset + msg.length);
       }
       case "logs":
         for (const l of msg.lines as Array<{ err: boolean; text: string }>) (l.err ? process.stderr : process.stdout).write(l.text);

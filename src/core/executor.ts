@@ -24,7 +24,7 @@ export class Executor {
   async createActor(spec: TaskSpec, actorId: ActorId, maxConcurrency: number): Promise<ErrorInfo | undefined> {
     try {
       const Cls = await this.resolve(spec) as new (...a: unknown[]) => unknown;
-      const args = spec.args.map((a) => this.core.materialize({ value: a }));
+      const args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a })));
       const instance = await taskContext.run({ name: spec.name, actorId }, async () => new Cls(...args));
       this.actor = { id: actorId, instance, className: Cls.name, maxConcurrency: Math.max(1, maxConcurrency), running: 0, queue: [] };
       return undefined;
@@ -52,7 +52,7 @@ export class Executor {
   private async run(spec: TaskSpec): Promise<TaskReply> {
     let result: unknown;
     try {
-      const args = spec.args.map((a) => this.core.materialize({ value: a }));
+      const args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a })));
       const ctx = { taskId: spec.taskId, name: spec.name, actorId: this.actor?.id };
       if (spec.actor) {
         const inst = this.actor!.instance;

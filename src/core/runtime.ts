@@ -9,7 +9,7 @@ import { serialize, concat, type Serialized } from "../serialization.js";
 import { newActorId, newTaskId, returnId, type ObjectId, type TaskId } from "../ids.js";
 import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { ActorCreateRequest, ActorInfo, Resources, TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import type { ActorCreateRequest, ActorInfo, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
 
 export class Runtime {
@@ -34,12 +34,13 @@ export class Runtime {
     const taskId = newTaskId();
     const name = options.name ?? fn.name;
     const resources = taskResources(options);
+    const strategy = checkStrategy(options.schedulingStrategy);
     const { values, pinned } = this.serializeArgs(args, name);
     const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = returnIds.map((id) => this.core.pending(id, taskId));
     const task: PendingTask = {
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
-      fn, resources, returnIds, state: "resolving", pinned,
+      fn, resources, strategy, returnIds, state: "resolving", pinned,
     };
     this.tasks.set(taskId, task);
     this.resolveArgs(values).then((wire) => {
@@ -117,7 +118,8 @@ export class Runtime {
       const req: ActorCreateRequest = {
         actorId, jobId: this.core.config.jobId, className: cls.name, methods, name: options.name, namespace,
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
-        resources: actorResources(options), maxConcurrency: options.maxConcurrency ?? 1, spec,
+        resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
+        maxConcurrency: options.maxConcurrency ?? 1, spec,
       };
       return this.core.head.call<ActorInfo>("createActor", req);
     });
@@ -169,6 +171,12 @@ export class Runtime {
     const c = this.core.config;
     return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
   }
+}
+
+function checkStrategy(s: TaskOptions["schedulingStrategy"]): Strategy | undefined {
+  if (s === undefined || s === "DEFAULT" || s === "SPREAD") return s;
+  if (typeof s === "object" && s !== null && typeof s.nodeId === "string") return { nodeId: s.nodeId, soft: !!s.soft };
+  throw new TypeError(`schedulingStrategy must be "DEFAULT", "SPREAD" or { nodeId, soft? }, got ${JSON.stringify(s)}`);
 }
 
 export function taskResources(o: TaskOptions): Resources {

@@ -4,7 +4,8 @@
 // The head is not on this path.
 import type { Connection } from "../rpc/wire.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { LeaseGrant, Resources, TaskReply, TaskSpec } from "../protocol.js";
+import type { LeaseGrant, LeaseReply, Resources, Strategy, TaskReply, TaskSpec } from "../protocol.js";
+import type { RpcClient } from "../rpc/grpc.js";
 import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
 import type { ObjectId } from "../ids.js";
@@ -15,6 +16,7 @@ export interface PendingTask {
   spec: TaskSpec;
   fn: CodeDescriptor;
   resources: Resources;
+  strategy?: Strategy;
   returnIds: ObjectId[];
   state: TaskState;
   /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
@@ -23,8 +25,17 @@ export interface PendingTask {
   lease?: Lease;
 }
 
-interface Lease { grant: LeaseGrant; conn: Connection; running?: PendingTask; idle?: NodeJS.Timeout; queue: ShapeQueue }
-interface ShapeQueue { resources: Resources; tasks: PendingTask[]; leases: Set<Lease>; requesting: number }
+interface Lease {
+  grant: LeaseGrant;
+  /** The agent that granted the lease: it gets the lease back. */
+  agent: RpcClient;
+  conn: Connection;
+  running?: PendingTask;
+  idle?: NodeJS.Timeout;
+  queue: ShapeQueue;
+  nodeDied?: boolean;
+}
+interface ShapeQueue { resources: Resources; strategy?: Strategy; tasks: PendingTask[]; leases: Set<Lease>; requesting: number }
 
 /** How long an idle lease is kept for more work of its shape before it goes back to the agent. */
 const LEASE_IDLE_MS = 20;
@@ -33,12 +44,14 @@ const MAX_LEASE_REQUESTS = 8;
 export class TaskSubmitter {
   private queues = new Map<string, ShapeQueue>();
 
-  constructor(private core: CoreWorker, private complete: (t: PendingTask, r: TaskReply) => void) {}
+  constructor(private core: CoreWorker, private complete: (t: PendingTask, r: TaskReply) => void) {
+    core.onNodeDeath((nodeId) => this.nodeDied(nodeId));
+  }
 
   submit(task: PendingTask): void {
-    const key = shapeKey(task.resources);
+    const key = shapeKey(task.resources, task.strategy);
     let q = this.queues.get(key);
-    if (!q) this.queues.set(key, q = { resources: task.resources, tasks: [], leases: new Set(), requesting: 0 });
+    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0 });
     task.state = "queued";
     q.tasks.push(task);
     this.dispatch(q);
@@ -46,7 +59,7 @@ export class TaskSubmitter {
 
   /** Remove a task that has not been pushed yet; true when it was still queued. */
   dequeue(task: PendingTask): boolean {
-    const q = this.queues.get(shapeKey(task.resources));
+    const q = this.queues.get(shapeKey(task.resources, task.strategy));
     const i = q ? q.tasks.indexOf(task) : -1;
     if (i < 0) return false;
     q!.tasks.splice(i, 1);
@@ -61,17 +74,25 @@ export class TaskSubmitter {
     while (q.tasks.length > q.requesting && q.requesting < MAX_LEASE_REQUESTS) this.requestLease(q);
   }
 
+  /** Ask the local agent; follow one spillback to the agent the head chose. */
+  private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: RpcClient }> {
+    const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy };
+    const reply = await this.core.agent.call<LeaseReply>("requestLease", req);
+    if (!("spillback" in reply)) return { grant: reply, agent: this.core.agent };
+    const agent = this.core.agentClient(reply.spillback);
+    return { grant: await agent.call<LeaseGrant>("requestLease", { ...req, spilled: true }), agent };
+  }
+
   private requestLease(q: ShapeQueue): void {
     q.requesting++;
-    const job = this.core.config.jobId;
-    this.core.agent.call<LeaseGrant>("requestLease", { jobId: job, resources: q.resources, owner: this.core.address })
-      .then(async (grant) => {
+    this.lease(q)
+      .then(async ({ grant, agent }) => {
         let conn: Connection;
         try { conn = await this.core.connection(grant.address); } catch {
-          this.core.agent.call("returnLease", { leaseId: grant.leaseId, failed: true }).catch(() => {});
+          agent.call("returnLease", { leaseId: grant.leaseId, failed: true }).catch(() => {});
           return;
         }
-        const lease: Lease = { grant, conn, queue: q };
+        const lease: Lease = { grant, agent, conn, queue: q };
         q.leases.add(lease);
         conn.once("close", () => this.leaseLost(lease));
         if (q.tasks.length) this.push(lease, q.tasks.shift()!); else this.idle(lease);
@@ -84,22 +105,38 @@ export class TaskSubmitter {
     lease.running = task;
     task.lease = lease;
     task.state = "pushed";
+    this.core.track(1);
     const sent: Set<string> = (lease.conn.state.fns ??= new Set());
     if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
     lease.conn.request<TaskReply>({ t: "push", task: task.spec }).then((reply) => {
       lease.running = undefined;
+      this.core.track(-1);
       this.complete(task, reply);
       const q = lease.queue;
-      if (q.tasks.length) this.push(lease, q.tasks.shift()!); else this.idle(lease);
+      // SPREAD: one task per lease, so that every task is placed on its own.
+      if (q.tasks.length && q.strategy !== "SPREAD") this.push(lease, q.tasks.shift()!); else this.idle(lease);
     }, () => { /* the connection closed: leaseLost() reports the task */ });
   }
 
   private idle(lease: Lease): void {
-    lease.idle = setTimeout(() => {
+    const giveBack = () => {
       lease.queue.leases.delete(lease);
-      this.core.agent.call("returnLease", { leaseId: lease.grant.leaseId }).catch(() => {});
-    }, LEASE_IDLE_MS);
+      lease.agent.call("returnLease", { leaseId: lease.grant.leaseId }).catch(() => {});
+    };
+    if (lease.queue.strategy === "SPREAD") return giveBack();
+    lease.idle = setTimeout(giveBack, LEASE_IDLE_MS);
     lease.idle.unref();
+  }
+
+  /** The head declared a node dead: its leases are gone, their running tasks fail with NodeDiedError. */
+  private nodeDied(nodeId: string): void {
+    for (const q of this.queues.values()) {
+      for (const lease of q.leases) {
+        if (lease.grant.nodeId !== nodeId) continue;
+        lease.nodeDied = true;
+        lease.conn.close();
+      }
+    }
   }
 
   /** The leased worker's connection closed: the worker died (crash, cancel or node loss). */
@@ -110,8 +147,11 @@ export class TaskSubmitter {
     const task = lease.running;
     lease.running = undefined;
     if (task) {
+      this.core.track(-1);
       const error: ErrorInfo = task.cancelled
         ? { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` }
+        : lease.nodeDied
+        ? { name: "NodeDiedError", message: `node ${lease.grant.nodeId}, which ran ${task.spec.name}, died (missed its health checks)` }
         : { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${lease.grant.workerId} on node ${lease.grant.nodeId}) died unexpectedly. Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log.` };
       this.complete(task, { error });
     }
@@ -127,6 +167,6 @@ export class TaskSubmitter {
   workerOf(task: PendingTask): LeaseGrant | undefined { return task.lease?.grant; }
 }
 
-function shapeKey(r: Resources): string {
-  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",");
+function shapeKey(r: Resources, strategy?: Strategy): string {
+  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",") + "|" + JSON.stringify(strategy ?? "DEFAULT");
 }

@@ -12,7 +12,7 @@ process.on("disconnect", () => process.exit(0));
 setCodeRole("worker");
 prefixOutput(`pid=${process.pid} node=${env.nodeId.slice(0, 9)}`);
 
-const rt = new Runtime({ ...env, mode: "worker", host: "127.0.0.1" });
+const rt = new Runtime({ ...env, mode: "worker" });
 await rt.start();
 setRuntime(rt);
 const executor = new Executor(rt.core);

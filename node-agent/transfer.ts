@@ -1,0 +1,85 @@
+// Object transfer between nodes, agent to agent: a node pulls a stored object from the node
+// holding it in chunks (several in flight) into its own store, once per node however many
+// local tasks want it. The serving side remembers who copied, so a free reaches every copy.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { WireServer, connect, type Connection, type Message } from "../src/rpc/wire.js";
+import type { ObjectId } from "../src/ids.js";
+import { pullChunks, readChunk } from "../src/rpc/chunks.js";
+
+
+export class ObjectTransfer {
+  readonly server: WireServer;
+  private pulls = new Map<ObjectId, Promise<void>>();
+  private copies = new Map<ObjectId, Set<string>>();
+  private conns = new Map<string, Promise<Connection>>();
+  address = "";
+
+  constructor(private storeDir: string, private token: string) {
+    this.server = new WireServer(token, (conn) => { conn.onRequest = (m) => this.serve(m); });
+  }
+
+  async listen(host: string, port = 0): Promise<string> {
+    this.address = await this.server.listen(host, port);
+    return this.address;
+  }
+
+  private file(id: ObjectId): string { return path.join(this.storeDir, id); }
+
+  /** Serving side of the chunk protocol (the same messages a remote driver's endpoint serves). */
+  private serve(m: Message): unknown {
+    switch (m.t) {
+      case "stat": {
+        if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
+        return { size: fs.statSync(this.file(m.id)).size };
+      }
+      case "read": return readChunk(this.file(m.id), m.offset, m.length);
+      case "free": this.free(m.id); return undefined;
+      default: throw new Error(`unknown transfer message ${m.t}`);
+    }
+  }
+
+  /** Make a local copy of `id` from the endpoint `from` (deduplicated per object). */
+  fetch(id: ObjectId, from: string): Promise<void> {
+    if (fs.existsSync(this.file(id))) return Promise.resolve();
+    let p = this.pulls.get(id);
+    if (!p) {
+      p = this.pull(id, from).finally(() => this.pulls.delete(id));
+      this.pulls.set(id, p);
+    }
+    return p;
+  }
+
+  private async pull(id: ObjectId, from: string): Promise<void> {
+    const conn = await this.connection(from);
+    const { size } = await conn.request<{ size: number }>({ t: "stat", id, from: this.address });
+    const tmp = this.file(id) + ".part";
+    const fd = fs.openSync(tmp, "w");
+    try {
+      await pullChunks(conn, id, size, (offset, bytes) => { fs.writeSync(fd, bytes, 0, bytes.length, offset); });
+    } finally { fs.closeSync(fd); }
+    fs.renameSync(tmp, this.file(id));
+  }
+
+  free(id: ObjectId): void {
+    fs.rm(this.file(id), { force: true }, () => {});
+    const holders = this.copies.get(id);
+    this.copies.delete(id);
+    for (const h of holders ?? []) this.connection(h).then((c) => c.send({ t: "free", id }), () => {});
+  }
+
+  private connection(address: string): Promise<Connection> {
+    let c = this.conns.get(address);
+    if (!c) {
+      c = connect(address, this.token);
+      c.then((x) => x.once("close", () => this.conns.delete(address)), () => this.conns.delete(address));
+      this.conns.set(address, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    this.server.close();
+    for (const c of this.conns.values()) c.then((x) => x.close(), () => {});
+  }
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// The `helios` command: start, inspect and stop the daemons of a cluster. Flags only;
+// the work is done in cluster/daemons.ts.
+import { Command, InvalidArgumentError, Option } from "commander";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { clusterStatus, formatStatus, readDaemons, readTokenFile, startAgent, startHead, stopDaemons, tokenFile } from "./cluster/daemons.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// src/ or dist/src/: package.json sits at the package root.
+const pkgFile = [path.resolve(here, "../package.json"), path.resolve(here, "../../package.json")].find((p) => fs.existsSync(p))!;
+const version: string = JSON.parse(fs.readFileSync(pkgFile, "utf8")).version;
+
+const count = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number ≥ 0.`);
+  return n;
+};
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("the port must be an integer from 0 to 65535.");
+  return n;
+};
+const addressOption = () => new Option("--address <host:port>", "address of the cluster's head").env("HELIOS_ADDRESS");
+const tokenOption = () => new Option("--token <token>", "cluster token (default: $HELIOS_HOME/token)").env("HELIOS_TOKEN");
+
+const program = new Command()
+  .name("helios")
+  .description("Start, inspect and stop a Helios cluster.")
+  .version(version, "-V, --version", "print the Helios version")
+  .showHelpAfterError("(run with --help for usage)");
+
+program.command("start")
+  .description("Start a head and a node agent (--head), or a node agent that joins a head (--address).")
+  .option("--head", "start a new cluster: its head and a node agent on this machine")
+  .addOption(addressOption())
+  .addOption(tokenOption())
+  .option("--host <host>", "address to bind and advertise (default: 127.0.0.1 for a head, the route to the head when joining)")
+  .option("--port <port>", "head port (default: a free one)", port)
+  .option("--num-cpus <n>", "CPUs this node offers (default: all cores)", count("--num-cpus"))
+  .option("--num-gpus <n>", "GPUs this node offers", count("--num-gpus"))
+  .option("--resources <json>", `other resources, e.g. '{"widget":3}'`)
+  .option("--labels <k=v,...>", "node labels, e.g. zone=a,disk=ssd")
+  .action(async function (this: Command, o) {
+    if (o.head) {
+      if (this.getOptionValueSource("address") === "cli") throw new Error("use either --head (start a cluster) or --address (join one), not both");
+      const r = await startHead(o);
+      const join = `helios start --address ${r.address} --token ${r.token}`;
+      console.log([
+        `Started the Helios head at ${r.address} (pid ${r.pid}).`,
+        `Started a node agent ${r.agent.nodeId} at ${r.agent.address} (pid ${r.agent.pid}).`,
+        `The cluster token is stored in ${r.tokenFile} (readable only by you).`,
+        ``,
+        `To add another machine to this cluster, run on it:`,
+        `  ${join}`,
+        `or:`,
+        `  HELIOS_ADDRESS=${r.address} HELIOS_TOKEN=${r.token} helios start`,
+        ``,
+        `To connect a script (with HELIOS_TOKEN set to the token):`,
+        `  init({ address: "${r.address}" })`,
+        ``,
+        `Check the cluster with 'helios status'; stop it with 'helios stop'.`,
+      ].join("\n"));
+      return;
+    }
+    if (!o.address) throw new Error("pass --head to start a new cluster, or --address HOST:PORT (or set HELIOS_ADDRESS) to join one");
+    const token = o.token || readTokenFile();
+    if (!token) throw new Error(missingToken());
+    const a = await startAgent({ ...o, token });
+    console.log(`Started a node agent ${a.nodeId} at ${a.address} (pid ${a.pid}), joined to the head at ${o.address}.`);
+  });
+
+program.command("status")
+  .description("Show the nodes of the cluster, their resources (used/total) and labels.")
+  .addOption(addressOption())
+  .addOption(tokenOption())
+  .action(async (o) => {
+    const recorded = readDaemons();
+    const address = o.address || recorded?.head?.address || recorded?.headAddress;
+    if (!address) throw new Error("no cluster to ask: pass --address HOST:PORT, set HELIOS_ADDRESS, or start one with 'helios start --head'");
+    const token = o.token || readTokenFile();
+    if (!token) throw new Error(missingToken());
+    console.log(formatStatus(address, await clusterStatus(address, token)));
+  });
+
+program.command("stop")
+  .description("Stop the Helios daemons this machine started (recorded in $HELIOS_HOME/daemons.json).")
+  .action(async () => {
+    const stopped = await stopDaemons();
+    if (!stopped.length) return console.log("No Helios daemons are recorded on this machine; nothing to stop.");
+    for (const s of stopped) {
+      const what = `${s.kind === "head" ? "head" : "node agent"} at ${s.address} (pid ${s.pid})`;
+      console.log(s.result === "not running" ? `The ${what} was no longer running.` : `Stopped the ${what}${s.result === "killed" ? " with SIGKILL" : ""}.`);
+    }
+  });
+
+function missingToken(): string {
+  return `no cluster token: pass --token or set HELIOS_TOKEN. 'helios start --head' printed it and stored it in ${tokenFile()} on the head's machine`;
+}
+
+try {
+  await program.parseAsync();
+} catch (e: any) {
+  console.error(`helios: ${e?.message ?? e}`);
+  if (process.env.HELIOS_DEBUG === "1") console.error(e?.stack);
+  process.exit(1);
+}
