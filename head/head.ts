@@ -35,8 +35,10 @@ export class Head {
       registerNode: (n: Omit<NodeInfo, "state">) => { this.nodes.register(n); return {}; },
       heartbeat: (h: { nodeId: NodeId; available: Resources }) => this.nodes.heartbeat(h.nodeId, h.available),
       watchNodes: (r: { since: number; waitMs?: number }) => this.nodes.watch(r.since, Math.min(r.waitMs ?? 20_000, 30_000)),
-      placeLease: (r: { resources: Resources; strategy?: Strategy; local?: NodeId }) => {
-        const p = this.scheduler.place(this.nodes.list(), r.resources, r.strategy, r.local);
+      placeLease: (r: { resources: Resources; strategy?: Strategy; local?: NodeId; localAvailable?: Resources }) => {
+        // The asking agent's own numbers are exact; the rest are as of the last heartbeat.
+        const view = this.nodes.list().map((n) => n.nodeId === r.local && r.localAvailable ? { ...n, available: r.localAvailable } : n);
+        const p = this.scheduler.place(view, r.resources, r.strategy, r.local);
         if ("infeasible" in p) throw new TaskUnschedulableError(p.infeasible);
         return { nodeId: p.nodeId, agentAddress: this.nodes.get(p.nodeId)!.agentAddress };
       },

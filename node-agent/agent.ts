@@ -4,7 +4,7 @@
 import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
-import { RpcClient } from "../src/rpc/grpc.js";
+import { RpcClient, type CallContext } from "../src/rpc/grpc.js";
 import { TaskUnschedulableError } from "../src/errors.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
 import type { JobInfo, LeaseGrant, LeaseReply, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
@@ -42,20 +42,21 @@ export class NodeAgent {
     this.head = new RpcClient(config.headAddress, "Head", config.token);
     this.pool = new WorkerPool({ ...config,
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
-      onExit: (w) => this.onWorkerExit(w) });
+      onExit: (w) => this.onWorkerExit(w),
+      onOwnerGone: (w) => this.ownerGone(w) });
   }
 
   handlers() {
     return {
       registerDriver: (j: JobInfo) => this.registerDriver(j),
-      requestLease: (r: LeaseRequest) => this.requestLease(r),
+      requestLease: (r: LeaseRequest, ctx: CallContext) => this.requestLease(r, ctx),
       fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
       returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
       startActor: (r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
       workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
       workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
-      info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available,
+      info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
         workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId })) }),
     };
   }
@@ -81,7 +82,7 @@ export class NodeAgent {
     this.jobs.set(jobId, { ...j });
   }
 
-  private async requestLease(r: LeaseRequest): Promise<LeaseReply> {
+  private async requestLease(r: LeaseRequest, ctx: CallContext): Promise<LeaseReply> {
     await this.learnJob(r.jobId);
     const strategy = r.strategy ?? "DEFAULT";
     const here = this.config.nodeId;
@@ -89,7 +90,7 @@ export class NodeAgent {
     const local = (strategy === "DEFAULT" && fits(this.available, r.resources) && this.waiting.length === 0) ||
       (typeof strategy === "object" && strategy.nodeId === here && fits(this.total, r.resources));
     if (!r.spilled && !local) {
-      const p = await this.head.call<{ nodeId: NodeId; agentAddress: string }>("placeLease", { resources: r.resources, strategy, local: here });
+      const p = await this.head.call<{ nodeId: NodeId; agentAddress: string }>("placeLease", { resources: r.resources, strategy, local: here, localAvailable: this.available });
       if (p.nodeId !== here) return { spillback: p.agentAddress, nodeId: p.nodeId };
     }
     if (!fits(this.total, r.resources)) {
@@ -100,6 +101,10 @@ export class NodeAgent {
     worker.state = "leased";
     worker.leaseId = leaseId;
     this.leases.set(leaseId, worker);
+    if (ctx.cancelled()) {   // the owner left while this request waited: nobody will use or return it
+      this.release(leaseId);
+      throw new Error("lease request cancelled");
+    }
     return { leaseId, workerId: worker.id, address: worker.address!, nodeId: this.config.nodeId };
   }
 
@@ -169,6 +174,11 @@ export class NodeAgent {
     });
     if (reply.error) { this.pool.kill(w.id); return { error: reply.error }; }
     return { address: w.address, workerId: w.id, pid: w.pid };
+  }
+
+  /** A leased worker lost every connection from its owner: the owner is gone, take the lease back. */
+  ownerGone(w: Worker): void {
+    if (w.state === "leased" && w.leaseId) this.release(w.leaseId);
   }
 
   private onWorkerExit(w: Worker): void {

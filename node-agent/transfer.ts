@@ -14,6 +14,8 @@ export class ObjectTransfer {
   private copies = new Map<ObjectId, Set<string>>();
   private conns = new Map<string, Promise<Connection>>();
   address = "";
+  /** Bytes served to other nodes and pulled from them (how often objects crossed the network). */
+  readonly stats = { servedBytes: 0, pulledBytes: 0, pulls: 0 };
 
   constructor(private storeDir: string, private token: string) {
     this.server = new WireServer(token, (conn) => { conn.onRequest = (m) => this.serve(m); });
@@ -33,7 +35,11 @@ export class ObjectTransfer {
         if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
         return { size: fs.statSync(this.file(m.id)).size };
       }
-      case "read": return readChunk(this.file(m.id), m.offset, m.length);
+      case "read": {
+        const bytes = readChunk(this.file(m.id), m.offset, m.length);
+        this.stats.servedBytes += bytes.length;
+        return bytes;
+      }
       case "free": this.free(m.id); return undefined;
       default: throw new Error(`unknown transfer message ${m.t}`);
     }
@@ -59,6 +65,8 @@ export class ObjectTransfer {
       await pullChunks(conn, id, size, (offset, bytes) => { fs.writeSync(fd, bytes, 0, bytes.length, offset); });
     } finally { fs.closeSync(fd); }
     fs.renameSync(tmp, this.file(id));
+    this.stats.pulls++;
+    this.stats.pulledBytes += size;
   }
 
   free(id: ObjectId): void {

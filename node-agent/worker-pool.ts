@@ -39,6 +39,7 @@ export interface PoolContext {
   logDir: string;
   onLines(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void;
   onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
+  onOwnerGone(w: Worker): void;
 }
 
 export class WorkerPool {
@@ -85,6 +86,7 @@ export class WorkerPool {
     proc.stderr!.on("data", forward(true));
     proc.on("message", (m: any) => {
       if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
+      else if (m?.t === "ownerGone") this.ctx.onOwnerGone(w);
     });
     proc.on("exit", (code, signal) => {
       w.state = "dead";

@@ -121,7 +121,7 @@ export async function shutdown(): Promise<void> {
   if (s.stopping) return s.stopping;
   process.off("beforeExit", onBeforeExit);
   s.stopping = (async () => {
-    s.runtime.core.close();
+    await s.runtime.close();
     await s.cluster?.stop();
     g[key] = undefined;
   })();

@@ -27,6 +27,11 @@ export class Runtime {
 
   start(): Promise<void> { return this.core.start(); }
 
+  async close(): Promise<void> {
+    await this.submitter.returnAll();
+    this.core.close();
+  }
+
   // ---- tasks ----------------------------------------------------------------------------
 
   submitTask(fn: CodeDescriptor, args: unknown[], options: TaskOptions): ObjectRef<unknown>[] {

@@ -163,6 +163,19 @@ export class TaskSubmitter {
     for (const t of q.tasks.splice(0)) this.complete(t, { error });
   }
 
+  /** Give every held lease back (at shutdown), so its resources are free at once. */
+  returnAll(): Promise<unknown> {
+    const calls: Promise<unknown>[] = [];
+    for (const q of this.queues.values()) {
+      for (const lease of q.leases) {
+        if (lease.idle) clearTimeout(lease.idle);
+        calls.push(lease.agent.call("returnLease", { leaseId: lease.grant.leaseId }, 2000).catch(() => {}));
+      }
+      q.leases.clear();
+    }
+    return Promise.all(calls);
+  }
+
   /** The worker a pushed task runs on, for cancellation. */
   workerOf(task: PendingTask): LeaseGrant | undefined { return task.lease?.grant; }
 }

@@ -12,7 +12,9 @@ import "../serialization.js";   // its msgpack extensions must exist wherever va
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 export type ServiceName = "Head" | "NodeAgent";
-export type Handler = (body: any) => unknown | Promise<unknown>;
+/** `cancelled()` turns true when the caller went away (cancelled, or its process exited). */
+export interface CallContext { cancelled(): boolean }
+export type Handler = (body: any, ctx: CallContext) => unknown | Promise<unknown>;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/rpc or dist/src/rpc: the proto directory sits at the package root.
@@ -60,7 +62,8 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
       try { body = packr.unpack(call.request.body); } catch {
         return callback({ code: grpc.status.INVALID_ARGUMENT, details: "malformed msgpack body" });
       }
-      Promise.resolve().then(() => handler(body)).then(
+      const ctx: CallContext = { cancelled: () => call.cancelled };
+      Promise.resolve().then(() => handler(body, ctx)).then(
         (out) => callback(null, { body: packr.pack(out ?? null) }),
         (e) => callback(null, { body: packr.pack({ __error: toErrorInfo(e) }) }),
       );
@@ -86,16 +89,27 @@ export class RpcClient {
     md.set("helios-version", PROTOCOL_VERSION);
     const opts: grpc.CallOptions = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
     return new Promise<T>((resolve, reject) => {
-      (this.client as any).Call({ method, body: packr.pack(body) }, md, opts, (err: grpc.ServiceError | null, reply: any) => {
+      if (this.closed) return reject(new Error(`client for ${this.address} is closed`));
+      const call = (this.client as any).Call({ method, body: packr.pack(body) }, md, opts, (err: grpc.ServiceError | null, reply: any) => {
+        this.pending.delete(call);
         if (err) return reject(grpcError(err));
         const out = packr.unpack(reply.body);
         if (out && typeof out === "object" && "__error" in out) return reject(fromErrorInfo(out.__error as ErrorInfo));
         resolve(out as T);
       });
+      this.pending.add(call);
     });
   }
+  private pending = new Set<grpc.ClientUnaryCall>();
+  private closed = false;
 
-  close(): void { this.client.close(); }
+  /** Close the channel and cancel calls still in flight (long polls, queued lease requests). */
+  close(): void {
+    this.closed = true;
+    for (const c of this.pending) c.cancel();
+    this.pending.clear();
+    this.client.close();
+  }
 }
 
 function grpcError(err: grpc.ServiceError): Error {

@@ -161,6 +161,8 @@ export class WireServer {
   private server: net.Server;
   readonly connections = new Set<Connection>();
   address = "";
+  /** Called after an accepted connection closed. */
+  onClose?: (conn: Connection) => void;
 
   constructor(private token: string, private onConnection: (conn: Connection) => void) {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -202,7 +204,7 @@ export class WireServer {
         return;
       }
       this.connections.add(conn);
-      conn.on("close", () => this.connections.delete(conn));
+      conn.on("close", () => { this.connections.delete(conn); this.onClose?.(conn); });
       conn.onRequest = () => undefined;
       conn.send({ t: "welcome" });
       this.onConnection(conn);

@@ -34,6 +34,10 @@ process.on("message", async (m: any) => {
 });
 process.on("uncaughtException", (e) => { console.error("uncaught exception in worker:", e); process.exit(1); });
 process.on("unhandledRejection", (e) => { console.error("unhandled rejection in worker:", e); });
+// A leased worker whose inbound connections all closed has lost its owner: tell the agent.
+rt.core.server.onClose = () => {
+  if (!executor.actorId && rt.core.server.connections.size === 0) process.send!({ t: "ownerGone" });
+};
 process.send!({ t: "ready", address: rt.core.address });
 
 /** Prefix every output line with the running task's name, the pid and the node. */
