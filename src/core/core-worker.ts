@@ -319,9 +319,9 @@ export class CoreWorker {
     const notReady = refs.some((r) => !this.isReady(r.id));
     if (notReady && this.blockedHook) await this.blockedHook(true);
     try {
-      const outcomes = await this.hold(timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
-        new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`)));
-      return await Promise.all(outcomes.map((o) => this.materialize(o)));
+      const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
+        new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
+      return await this.hold(located.then((outcomes) => Promise.all(outcomes.map((o) => this.materialize(o)))));
     } finally {
       if (notReady && this.blockedHook) await this.blockedHook(false);
     }

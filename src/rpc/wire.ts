@@ -85,11 +85,11 @@ export class Connection extends EventEmitter {
     this.chunks.push(d);
     this.buffered += d.length;
     while (this.buffered >= 4) {
-      let buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-      this.chunks = [buf];
-      const len = buf.readUInt32LE(0);
+      if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)];
+      const len = this.chunks[0].readUInt32LE(0);
       if (len > MAX_FRAME) { this.socket.destroy(); return; }
-      if (buf.length < 4 + len) return;
+      if (this.buffered < 4 + len) return;   // wait for the whole frame before copying anything
+      const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
       const frame = buf.subarray(4, 4 + len);
       const rest = buf.subarray(4 + len);
       this.chunks = rest.length ? [rest] : [];
