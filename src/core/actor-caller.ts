@@ -66,7 +66,10 @@ export class ActorCaller {
         const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: id });
         if (info.state === "DEAD") throw deadError(info);
         s.nodeId = info.nodeId;
-        const conn = await this.core.connection(info.address!);
+        const conn = await this.core.connection(info.address!).catch((e) => {
+          // The head may not know yet, but a refused connection means the actor's worker is gone.
+          throw new ActorDiedError(`actor ${info.className} (${id}) is unreachable at ${info.address}: ${e.message}`, { cause: e });
+        });
         conn.once("close", () => { s.conn = undefined; });
         return conn;
       })();

@@ -148,14 +148,19 @@ export class TaskSubmitter {
     lease.running = undefined;
     if (task) {
       this.core.track(-1);
-      const error: ErrorInfo = task.cancelled
-        ? { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` }
-        : lease.nodeDied
-        ? { name: "NodeDiedError", message: `node ${lease.grant.nodeId}, which ran ${task.spec.name}, died (missed its health checks)` }
-        : { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${lease.grant.workerId} on node ${lease.grant.nodeId}) died unexpectedly. Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log.` };
-      this.complete(task, { error });
+      void this.lostCause(lease, task).then((error) => this.complete(task, { error }));
     }
     this.dispatch(q);
+  }
+
+  /** Tell a worker crash from the loss of its whole node: is the node's agent still there? */
+  private async lostCause(lease: Lease, task: PendingTask): Promise<ErrorInfo> {
+    const { nodeId, workerId } = lease.grant;
+    if (task.cancelled) return { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` };
+    const nodeGone = lease.nodeDied || await lease.agent.call("info", {}, 2000).then(() => false, () => true);
+    if (nodeGone) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
+    return { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${workerId} on node ${nodeId}) died unexpectedly. ` +
+      "Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log." };
   }
 
   private failQueue(q: ShapeQueue, e: unknown): void {
