@@ -5,13 +5,14 @@ import type { ActorCreateRequest, ActorInfo, JobInfo, NodeInfo, Resources, Strat
 import type { ActorId, JobId, NodeId } from "../src/ids.js";
 import { NodeTable } from "./nodes.js";
 import { Scheduler } from "./scheduling.js";
+import { PackageStore } from "./packages.js";
 
 /*  Actor lifecycle:   PENDING ──placed & constructed──▶ ALIVE ──kill / worker exit──▶ DEAD
                           └───── infeasible, constructor threw, killed ─────────────────▲      */
 
 interface ActorRecord extends ActorInfo { jobId: JobId; detached: boolean; waiters: Array<() => void> }
 
-export interface HeadConfig { token: string; healthTimeoutMs: number }
+export interface HeadConfig { token: string; healthTimeoutMs: number; dataDir: string }
 
 export class Head {
   readonly nodes: NodeTable;
@@ -21,8 +22,11 @@ export class Head {
   private names = new Map<string, ActorId>();
   private unknownWaiters = new Map<ActorId, Array<() => void>>();
 
+  private packages: PackageStore;
+
   constructor(config: HeadConfig) {
     this.nodes = new NodeTable(config.token, config.healthTimeoutMs);
+    this.packages = new PackageStore(`${config.dataDir}/packages`);
     this.nodes.onDeath = (nodeId) => {
       for (const a of this.actors.values()) {
         if (a.nodeId === nodeId) this.markDead(a.actorId, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
@@ -32,6 +36,7 @@ export class Head {
 
   handlers() {
     return {
+      ...this.packages.handlers(),
       registerNode: (n: Omit<NodeInfo, "state">) => { this.nodes.register(n); return {}; },
       heartbeat: (h: { nodeId: NodeId; available: Resources }) => this.nodes.heartbeat(h.nodeId, h.available),
       watchNodes: (r: { since: number; waitMs?: number }) => this.nodes.watch(r.since, Math.min(r.waitMs ?? 20_000, 30_000)),

@@ -9,6 +9,8 @@ import { TaskUnschedulableError } from "../src/errors.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
 import type { JobInfo, LeaseGrant, LeaseReply, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
+import { fetchPackage } from "../src/cluster/package.js";
+import * as path from "node:path";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
@@ -77,10 +79,24 @@ export class NodeAgent {
   /** Jobs whose driver is elsewhere are learned from the head on their first lease here. */
   private async learnJob(jobId: JobId): Promise<void> {
     if (this.jobs.has(jobId)) return;
-    const j = await this.head.call<JobInfo | null>("getJob", { jobId });
-    if (!j) throw new Error(`job ${jobId} is not known to the head`);
-    this.jobs.set(jobId, { ...j });
+    let p = this.learning.get(jobId);
+    if (!p) {
+      p = (async () => {
+        const j = await this.head.call<JobInfo | null>("getJob", { jobId });
+        if (!j) throw new Error(`job ${jobId} is not known to the head`);
+        if (j.package && j.workingDir) {
+          // The driver's directory is on another machine: run in an unpacked copy of it.
+          const dir = await fetchPackage(this.head, j.package, path.join(this.config.logDir, "..", "packages"));
+          j.execArgv = j.execArgv.map((a) => a.split(j.workingDir!).join(dir));
+          j.cwd = dir;
+        }
+        this.jobs.set(jobId, j);
+      })().finally(() => this.learning.delete(jobId));
+      this.learning.set(jobId, p);
+    }
+    await p;
   }
+  private learning = new Map<JobId, Promise<void>>();
 
   private async requestLease(r: LeaseRequest, ctx: CallContext): Promise<LeaseReply> {
     await this.learnJob(r.jobId);

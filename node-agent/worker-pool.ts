@@ -67,11 +67,12 @@ export class WorkerPool {
     const id = newWorkerId();
     const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
       token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress,
-      transferAddress: this.ctx.transferAddress, storeDir: this.ctx.storeDir, host: this.ctx.host };
-    // A driver on another machine may have a cwd (and loader paths) that do not exist here.
-    const here = fs.existsSync(job.cwd);
+      transferAddress: this.ctx.transferAddress, storeDir: this.ctx.storeDir, host: this.ctx.host,
+      driverWorkingDir: job.workingDir && job.workingDir !== job.cwd ? job.workingDir : undefined };
+    // A driver on another machine may have a cwd and loader paths that do not exist here.
+    const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
     const proc = fork(workerMain, [], {
-      cwd: here ? job.cwd : process.cwd(), execArgv: here ? job.execArgv : [], stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
+      cwd, execArgv: loaderArgs(job.execArgv), stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
       env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;
@@ -106,4 +107,19 @@ export class WorkerPool {
   }
 
   killAll(): void { for (const w of this.workers.values()) w.proc.kill("SIGKILL"); }
+}
+
+/** The driver's node flags, minus loaders whose files do not exist on this machine. */
+function loaderArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if ((a === "--require" || a === "-r" || a === "--import" || a === "--loader") && i + 1 < argv.length) {
+      const target = argv[i + 1];
+      const file = target.startsWith("file://") ? fileURLToPath(target) : target;
+      if (!path.isAbsolute(file) || fs.existsSync(file)) out.push(a, target);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }

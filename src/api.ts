@@ -10,6 +10,7 @@ import { IllegalStateError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
 import { RpcClient } from "./rpc/grpc.js";
+import { packDir, uploadPackage } from "./cluster/package.js";
 import { splitAddress } from "./rpc/wire.js";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -60,11 +61,21 @@ export async function init(options: InitOptions = {}): Promise<void> {
   installExitHooks();
 }
 
-async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean): Promise<void> {
+async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean, ship = false): Promise<void> {
   await rt.start();
   const c = rt.core.config;
+  const env = options.runtimeEnv ?? {};
+  const workingDir = env.workingDir ? path.resolve(env.workingDir) : undefined;
+  if (workingDir && !fs.statSync(workingDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new TypeError(`runtimeEnv.workingDir ${workingDir} is not a directory`);
+  }
   const job: JobInfo = { jobId: c.jobId, namespace: c.namespace, driverAddress: rt.core.address,
-    cwd: options.runtimeEnv?.workingDir ?? process.cwd(), execArgv: process.execArgv };
+    cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
+  if (workingDir && ship) {
+    const packed = await packDir(workingDir, env.excludes);
+    await uploadPackage(rt.core.head, packed);
+    job.package = packed.hash;
+  }
   await rt.core.head.call("registerJob", job);
   if (localAgent) await rt.core.agent.call("registerDriver", job);
 }
@@ -84,7 +95,7 @@ async function join(address: string, options: InitOptions): Promise<void> {
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: home.nodeId, jobId,
     namespace: options.namespace ?? `anonymous-${jobId}`, token, headAddress: address, agentAddress: home.agentAddress,
     transferAddress: local?.transferAddress, storeDir: home.storeDir, host: await localAddressTowards(address) });
-  try { await startJob(rt, options, !!local); } catch (e) { rt.core.close(); throw e; }
+  try { await startJob(rt, options, !!local, true); } catch (e) { rt.core.close(); throw e; }
   g[key] = { runtime: rt };
   installExitHooks();
 }

@@ -33,6 +33,9 @@ export interface JobInfo {
   driverAddress: string;
   cwd: string;
   execArgv: string[];
+  /** runtimeEnv.workingDir on the driver's machine (absolute), and its package hash. */
+  workingDir?: string;
+  package?: string;
 }
 
 export type Strategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
@@ -102,4 +105,6 @@ export interface WorkerEnv {
   storeDir: string;
   /** Address the worker's endpoint binds to (the node's address). */
   host: string;
+  /** When the job's working dir was shipped: its path on the driver's machine (the worker runs in the copy). */
+  driverWorkingDir?: string;
 }

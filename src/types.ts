@@ -5,8 +5,10 @@ import type { ObjectRef } from "./core/object-ref.js";
 export type SchedulingStrategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
 
 export interface RuntimeEnv {
-  /** Directory the job's workers run in (shipped to other nodes in a later release). */
+  /** Directory the job's workers run in: used in place on this machine, packed and shipped to others. */
   workingDir?: string;
+  /** Names or relative paths under workingDir not to ship (".git" is never shipped). */
+  excludes?: string[];
   /** Extra environment variables for the job's workers. */
   envVars?: Record<string, string>;
 }

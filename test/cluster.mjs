@@ -27,7 +27,13 @@ export async function startNetworkCluster({ agents, drivers = ["driver"], health
     cluster.head = { ...(await firstJson(head, "head")), proc: head };
     cluster.startAgent = async (host) => {
       const o = agents[host] ?? {};
-      const proc = net.spawn(host, process.execPath, [path.join(root, "dist/node-agent/main.js")], {
+      // `hide`: directories this agent must not see (its own mount namespace, a tmpfs over each).
+      const agentMain = [process.execPath, path.join(root, "dist/node-agent/main.js")];
+      const [cmd, ...args] = o.hide?.length
+        ? ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+          o.hide.map((d) => `mount -t tmpfs tmpfs '${d}' && `).join("") + `exec '${agentMain[0]}' '${agentMain[1]}'`]
+        : agentMain;
+      const proc = net.spawn(host, cmd, args, {
         env: env({ HELIOS_HOST: net.hosts[host].ip, HELIOS_HEAD: cluster.headAddress, HELIOS_HEARTBEAT_MS: "200",
           HELIOS_RESOURCES: JSON.stringify(o.resources ?? { CPU: 2 }), HELIOS_LABELS: JSON.stringify(o.labels ?? {}),
           HELIOS_SESSION_DIR: path.join(home, host) }),

@@ -79,12 +79,26 @@ export function describe(target: Function, kind: "function" | "class"): CodeDesc
   return { id, name, kind, module, source, selfContained: free.length === 0 };
 }
 
+let shippedFrom: string | undefined;
+/** Worker side: the job's working dir was shipped from `dir` on the driver's machine; we run in the copy (cwd). */
+export function setShippedWorkingDir(dir: string | undefined): void { shippedFrom = dir; }
+
+function localModulePath(module: string): string {
+  if (!shippedFrom) return module;
+  const rel = path.relative(shippedFrom, module);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? module : path.join(process.cwd(), rel);
+}
+
 /** Worker side: find or build the function or class a descriptor names. */
 export async function load(d: CodeDescriptor): Promise<Function> {
   const known = registry.get(d.id);
   if (known) return known;
   if (d.module) {
-    await import(pathToFileURL(d.module).href);
+    const local = localModulePath(d.module);
+    await import(pathToFileURL(local).href);
+    // Defined from the copy, the module registered under its own path: look it up by that id too.
+    const copy = registry.get(hash(realpath(local) + "\0" + d.source));
+    if (copy) { registry.set(d.id, copy); return copy; }
     const found = registry.get(d.id);
     if (found) return found;
     if (!d.selfContained) {
@@ -127,5 +141,7 @@ function closureError(name: string, kind: string, vars: string[], module?: strin
     `(f.remote(x, ${vars[0]})), define ${vars.length > 1 ? "them" : "it"} inside the ${kind}, or move the ${kind} ` +
     `into a module that the script imports (a module's imports and top-level helpers are available on workers).`);
 }
+
+function realpath(p: string): string { try { return fs.realpathSync(p); } catch { return p; } }
 
 function hash(s: string): string { return createHash("sha1").update(s).digest("hex").slice(0, 20); }

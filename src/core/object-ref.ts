@@ -26,14 +26,19 @@ export class LocalRefCounts {
 let tracker: LocalRefCounts | undefined;
 export function setRefTracker(t: LocalRefCounts | undefined): void { tracker = t; }
 
+const REF = Symbol.for("helios.ref");
+
 export class ObjectRef<T = unknown> {
   /** Phantom: the type of the value this ref resolves to. */
   declare readonly __value: T;
   constructor(readonly id: ObjectId, readonly owner: string) {
     tracker?.add(this);
   }
+  /** Recognised by brand, so refs from another copy of the library still count. */
+  static [Symbol.hasInstance](v: unknown): boolean { return typeof v === "object" && v !== null && (v as any)[REF] === true; }
+  get [REF](): true { return true; }
   toString(): string { return `ObjectRef(${this.id})`; }
   [Symbol.for("nodejs.util.inspect.custom")](): string { return this.toString(); }
 }
 
-export const isObjectRef = (v: unknown): v is ObjectRef<unknown> => v instanceof ObjectRef;
+export const isObjectRef = (v: unknown): v is ObjectRef<unknown> => typeof v === "object" && v !== null && (v as any)[REF] === true;

@@ -8,7 +8,8 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
-import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
+import "../serialization.js";
+import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 export type ServiceName = "Head" | "NodeAgent";
@@ -73,14 +74,25 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
 
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => err ? reject(err) : resolve(p)));
+    server.bindAsync(`${host}:${port}`, serverCredentials(), (err, p) => err ? reject(err) : resolve(p)));
+}
+
+function serverCredentials(): grpc.ServerCredentials {
+  const tls = tlsConfig();
+  return tls ? grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
+    : grpc.ServerCredentials.createInsecure();
+}
+
+function channelCredentials(): grpc.ChannelCredentials {
+  const tls = tlsConfig();
+  return tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure();
 }
 
 export class RpcClient {
   private client: grpc.Client;
   constructor(readonly address: string, service: ServiceName, private token: string) {
     const Ctor = grpc.makeGenericClientConstructor(definition(service), service);
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    this.client = new Ctor(address, channelCredentials(), GRPC_OPTIONS);
   }
 
   call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {

@@ -3,6 +3,8 @@
 // msgpack array of messages; messages sent in one tick leave in one write (batching).
 // A connection starts with a hello carrying the cluster token and protocol version.
 import * as net from "node:net";
+import * as tls from "node:tls";
+import { tlsConfig } from "./tls.js";
 import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
@@ -140,9 +142,11 @@ export class Connection extends EventEmitter {
 export function connect(address: string, token: string): Promise<Connection> {
   const [host, port] = splitAddress(address);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const t = tlsConfig();
+    const socket = t ? tls.connect({ host, port, ca: t.ca, cert: t.cert, key: t.key, servername: net.isIP(host) ? undefined : host })
+      : net.connect({ host, port });
     socket.once("error", reject);
-    socket.once("connect", () => {
+    socket.once(t ? "secureConnect" : "connect", () => {
       const conn = new Connection(socket);
       conn.onRequest = (msg) => {
         if (msg.t === "welcome") { socket.off("error", reject); conn.onRequest = () => undefined; resolve(conn); }
@@ -158,14 +162,17 @@ export function connect(address: string, token: string): Promise<Connection> {
 }
 
 export class WireServer {
-  private server: net.Server;
+  private server: net.Server | tls.Server;
   readonly connections = new Set<Connection>();
   address = "";
   /** Called after an accepted connection closed. */
   onClose?: (conn: Connection) => void;
 
   constructor(private token: string, private onConnection: (conn: Connection) => void) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    const t = tlsConfig();
+    this.server = t
+      ? tls.createServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (socket) => this.accept(socket))
+      : net.createServer((socket) => this.accept(socket));
   }
 
   listen(host: string, port = 0): Promise<string> {

@@ -4,12 +4,15 @@ import { Runtime } from "../core/runtime.js";
 import { Executor } from "../core/executor.js";
 import { taskContext } from "../core/core-worker.js";
 import { setRuntime } from "../api.js";
-import { setCodeRole } from "../code/descriptor.js";
+import { setCodeRole, setShippedWorkingDir } from "../code/descriptor.js";
 import type { WorkerEnv } from "../protocol.js";
+import { register } from "node:module";
 
 const env: WorkerEnv = JSON.parse(process.env.HELIOS_WORKER!);
+register(new URL("./resolve-hooks.js", import.meta.url));
 process.on("disconnect", () => process.exit(0));
 setCodeRole("worker");
+setShippedWorkingDir(env.driverWorkingDir);
 prefixOutput(`pid=${process.pid} node=${env.nodeId.slice(0, 9)}`);
 
 const rt = new Runtime({ ...env, mode: "worker" });
