@@ -59,7 +59,8 @@ export class NodeAgent {
       workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
       workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
       info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
-        workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId })) }),
+        workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address })),
+        transferAddress: this.config.transferAddress }),
     };
   }
 

@@ -109,17 +109,23 @@ export class WorkerPool {
   killAll(): void { for (const w of this.workers.values()) w.proc.kill("SIGKILL"); }
 }
 
-/** The driver's node flags, minus loaders whose files do not exist on this machine. */
+/** Flags that take a value in the next argument, when written without "=". */
+const WITH_VALUE = new Set(["--require", "-r", "--import", "--loader", "--experimental-loader", "--conditions", "-C",
+  "--max-old-space-size", "--stack-size", "--disable-warning"]);
+/** Driver flags workers may share: module loaders and resolution, memory and warnings. Never
+ *  -e/--eval/-p/--input-type (a worker would run the driver's script), --test, --watch or --inspect. */
+const SHARED = /^(--require|-r|--import|--loader|--experimental-loader|--conditions|-C|--enable-source-maps|--max-old-space-size|--stack-size|--expose-gc|--no-warnings|--no-deprecation|--disable-warning|--experimental-(?!test)[\w-]+)(=|$)/;
+
+/** The driver's node flags that make sense for workers, minus loaders whose files are not on this machine. */
 function loaderArgs(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if ((a === "--require" || a === "-r" || a === "--import" || a === "--loader") && i + 1 < argv.length) {
-      const target = argv[i + 1];
-      const file = target.startsWith("file://") ? fileURLToPath(target) : target;
-      if (!path.isAbsolute(file) || fs.existsSync(file)) out.push(a, target);
-      i++;
-    } else out.push(a);
+    const value = WITH_VALUE.has(a) && i + 1 < argv.length ? argv[++i] : undefined;
+    if (!SHARED.test(a)) continue;
+    if (value === undefined) { out.push(a); continue; }
+    const file = value.startsWith("file://") ? fileURLToPath(value) : value;
+    if (!path.isAbsolute(file) || fs.existsSync(file)) out.push(a, value);
   }
   return out;
 }

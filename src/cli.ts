@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `helios` command: start, inspect and stop the daemons of a cluster. Flags only;
 // the work is done in cluster/daemons.ts.
+import { setTlsFiles } from "./rpc/tls.js";
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -29,7 +30,17 @@ const program = new Command()
   .name("helios")
   .description("Start, inspect and stop a Helios cluster.")
   .version(version, "-V, --version", "print the Helios version")
-  .showHelpAfterError("(run with --help for usage)");
+  .showHelpAfterError("(run with --help for usage)")
+  .addOption(new Option("--tls-cert <file>", "this machine's certificate (PEM), signed by the cluster CA").env("HELIOS_TLS_CERT"))
+  .addOption(new Option("--tls-key <file>", "the private key of --tls-cert (PEM)").env("HELIOS_TLS_KEY"))
+  .addOption(new Option("--tls-ca <file>", "the cluster CA (PEM): peers must present a certificate it signed").env("HELIOS_TLS_CA"))
+  .hook("preAction", (cmd) => {
+    // Daemons started from here inherit the TLS files through the environment.
+    const o = cmd.opts();
+    if (o.tlsCert || o.tlsKey || o.tlsCa) {
+      setTlsFiles({ cert: path.resolve(o.tlsCert ?? ""), key: path.resolve(o.tlsKey ?? ""), ca: path.resolve(o.tlsCa ?? "") });
+    }
+  });
 
 program.command("start")
   .description("Start a head and a node agent (--head), or a node agent that joins a head (--address).")

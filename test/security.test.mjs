@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { AuthenticationError, VersionMismatchError } from "helios";
 import { RpcClient } from "../dist/src/rpc/grpc.js";
 import { connect } from "../dist/src/rpc/wire.js";
-import { startCluster } from "./helpers.mjs";
+import { startCluster, waitFor } from "./helpers.mjs";
 
 let cluster;
 before(async () => { cluster = await startCluster({ numCpus: 1 }); });
@@ -37,12 +37,24 @@ test("the right token is accepted", async () => {
   c.close();
 });
 
-test("a worker endpoint refuses a connection without the right token", async () => {
-  const { workers } = await cluster.agentInfo();
-  assert.ok(workers.length > 0);
-  const driverEndpoint = cluster.rt.core.address;
-  await assert.rejects(connect(driverEndpoint, ""), (e) => e instanceof AuthenticationError && /missing/.test(e.message));
-  await assert.rejects(connect(driverEndpoint, "wrong"), (e) => e instanceof AuthenticationError && /wrong/.test(e.message));
+test("driver, worker and object-transfer endpoints refuse a connection without the right token", async () => {
+  await waitFor(async () => (await cluster.agentInfo()).workers.some((w) => w.address), 10_000, "a worker to start");
+  const { workers, transferAddress } = await cluster.agentInfo();
+  const worker = workers.find((w) => w.address);
+  for (const endpoint of [cluster.rt.core.address, worker.address, transferAddress]) {
+    await assert.rejects(connect(endpoint, ""), (e) => e instanceof AuthenticationError && /missing/.test(e.message));
+    await assert.rejects(connect(endpoint, "wrong"), (e) => e instanceof AuthenticationError && /wrong/.test(e.message));
+  }
+});
+
+test("a driver of another Helios version gets VersionMismatchError when it connects", async () => {
+  const { execFile } = await import("node:child_process");
+  const script = `import { init } from "helios";
+    try { await init(); console.log("connected"); } catch (e) { console.log(e.name + ": " + e.message); }`;
+  const out = await new Promise((resolve) => execFile(process.execPath, ["--input-type=module", "-e", script], {
+    env: { ...process.env, HELIOS_ADDRESS: cluster.rt.core.config.headAddress, HELIOS_TOKEN: cluster.rt.core.config.token,
+      HELIOS_TEST_PROTOCOL_VERSION: "99.0" }, timeout: 30_000 }, (_e, stdout) => resolve(stdout)));
+  assert.match(out, /^VersionMismatchError: .*99\.0/m);
 });
 
 test("a client of another protocol version gets VersionMismatchError", async () => {

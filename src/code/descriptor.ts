@@ -47,7 +47,8 @@ export function callerModule(): string | undefined {
     if (!m) continue;
     let file = m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1];
     if (ownDirs.some((d) => file.startsWith(d))) continue;
-    try { file = fs.realpathSync(file); } catch { /* keep as is */ }
+    // Code with no file (node -e, a REPL) is treated like the entry script: its source travels.
+    try { file = fs.realpathSync(file); } catch { return undefined; }
     return file;
   }
   return undefined;
