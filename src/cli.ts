@@ -53,6 +53,9 @@ program.command("start")
   .option("--num-gpus <n>", "GPUs this node offers", count("--num-gpus"))
   .option("--resources <json>", `other resources, e.g. '{"widget":3}'`)
   .option("--labels <k=v,...>", "node labels, e.g. zone=a,disk=ssd")
+  .option("--agent-port <port>", "node agent control port (default: a free one)", port)
+  .option("--transfer-port <port>", "object-transfer port between nodes (default: a free one)", port)
+  .option("--worker-ports <a-b>", "port range for worker processes, e.g. 20000-20999 (default: free ones)")
   .action(async function (this: Command, o) {
     if (o.head) {
       if (this.getOptionValueSource("address") === "cli") throw new Error("use either --head (start a cluster) or --address (join one), not both");

@@ -20,7 +20,11 @@ export interface HeadRecord { pid: number; address: string; log: string }
 export interface AgentRecord { pid: number; address: string; nodeId: string; log: string; labels?: Record<string, string> }
 export interface DaemonsFile { head?: HeadRecord; headAddress?: string; agents: AgentRecord[]; tokenFile: string }
 
-export interface NodeOptions { host?: string; numCpus?: number; numGpus?: number; resources?: string; labels?: string }
+export interface NodeOptions {
+  host?: string; numCpus?: number; numGpus?: number; resources?: string; labels?: string;
+  /** Fixed ports, for firewalls: the agent's control port, its object-transfer port, and a worker port range "a-b". */
+  agentPort?: number; transferPort?: number; workerPorts?: string;
+}
 
 export const heliosHome = () => process.env.HELIOS_HOME || path.join(os.homedir(), ".helios");
 export const tokenFile = () => path.join(heliosHome(), "token");
@@ -161,7 +165,7 @@ export async function startHead(o: NodeOptions & { port?: number; token?: string
   const record: DaemonsFile = { head: { pid: head.pid, address, log: head.log }, headAddress: address, agents: [], tokenFile: file };
   writeDaemons(record);
   try {
-    const agent = await launchAgent(address, token, splitAddress(address).host, resources, labels);
+    const agent = await launchAgent(address, token, splitAddress(address).host, resources, labels, o);
     record.agents.push(agent);
     writeDaemons(record);
     return { address, pid: head.pid, tokenFile: file, token, agent };
@@ -182,7 +186,7 @@ export async function startAgent(o: NodeOptions & { address: string; token: stri
   const labels = parseLabels(o.labels);
   const host = o.host && !isWildcard(o.host) ? o.host : await routeAddress(o.address);
   await checkHead(o.address, o.token);
-  const agent = await launchAgent(o.address, o.token, host, resources, labels);
+  const agent = await launchAgent(o.address, o.token, host, resources, labels, o);
   const file = writeTokenFile(o.token);
   const record = running ?? { headAddress: o.address, agents: [], tokenFile: file };
   record.agents = record.agents.filter((a) => isOurDaemon(a.pid, "agent"));
@@ -191,10 +195,13 @@ export async function startAgent(o: NodeOptions & { address: string; token: stri
   return agent;
 }
 
-async function launchAgent(head: string, token: string, host: string, resources: Resources, labels: Record<string, string>): Promise<AgentRecord> {
+async function launchAgent(head: string, token: string, host: string, resources: Resources, labels: Record<string, string>, o: NodeOptions): Promise<AgentRecord> {
   const sessionDir = fs.mkdtempSync(path.join(heliosHome(), "session-"));
   const a = await launch("agent", { HELIOS_TOKEN: token, HELIOS_HOST: host, HELIOS_HEAD: head, HELIOS_SESSION_DIR: sessionDir,
-    HELIOS_RESOURCES: JSON.stringify(resources), HELIOS_LABELS: JSON.stringify(labels) });
+    HELIOS_RESOURCES: JSON.stringify(resources), HELIOS_LABELS: JSON.stringify(labels),
+    ...(o.agentPort ? { HELIOS_AGENT_PORT: String(o.agentPort) } : {}),
+    ...(o.transferPort ? { HELIOS_TRANSFER_PORT: String(o.transferPort) } : {}),
+    ...(o.workerPorts ? { HELIOS_WORKER_PORTS: o.workerPorts } : {}) });
   return { pid: a.pid, address: a.address, nodeId: a.nodeId, log: a.log, labels };
 }
 

@@ -88,7 +88,9 @@ export class CoreWorker {
   }
 
   async start(): Promise<void> {
-    this.address = await this.server.listen(this.config.host, 0);
+    // Firewalled clusters give workers (and drivers) a port range: HELIOS_WORKER_PORTS / HELIOS_DRIVER_PORTS = "a-b".
+    const range = process.env[this.config.mode === "worker" ? "HELIOS_WORKER_PORTS" : "HELIOS_DRIVER_PORTS"];
+    this.address = range ? await listenInRange(this.server, this.config.host, range) : await this.server.listen(this.config.host, 0);
     if (this.config.mode === "driver") this.server.unref();
   }
 
@@ -378,6 +380,18 @@ export class CoreWorker {
 
 /** A ref-shaped record that does not count as a live handle (for serving requests). */
 class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }
+
+async function listenInRange(server: WireServer, host: string, range: string): Promise<string> {
+  const m = /^(\d+)-(\d+)$/.exec(range);
+  if (!m || Number(m[1]) > Number(m[2])) throw new TypeError(`a port range must look like 20000-20999, got ${JSON.stringify(range)}`);
+  const [lo, hi] = [Number(m[1]), Number(m[2])];
+  const start = lo + Math.floor(Math.random() * (hi - lo + 1));
+  for (let i = 0; i <= hi - lo; i++) {
+    const port = lo + ((start - lo + i) % (hi - lo + 1));
+    try { return await server.listen(host, port); } catch (e: any) { if (e.code !== "EADDRINUSE") throw e; }
+  }
+  throw new Error(`no free port in ${range} on ${host}`);
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
