@@ -84,3 +84,11 @@ test("the daemons keep serving after refused and malformed calls", async () => {
   assert.equal(info.total.CPU, 1);
   c.close();
 });
+
+test("every endpoint binds to 127.0.0.1 unless told otherwise", async () => {
+  const { workers, transferAddress } = await cluster.agentInfo();
+  const c = cluster.rt.core.config;
+  for (const a of [c.headAddress, c.agentAddress, transferAddress, cluster.rt.core.address, ...workers.filter((w) => w.address).map((w) => w.address)]) {
+    assert.match(a, /^127\.0\.0\.1:\d+$/);
+  }
+});
