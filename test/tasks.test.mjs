@@ -99,3 +99,28 @@ test("many tasks submitted at once all complete", async () => {
   const out = await get(refs);
   assert.equal(out.reduce((a, b) => a + b, 0), Array.from({ length: 500 }, (_, i) => i * i).reduce((a, b) => a + b, 0));
 });
+
+test("pipelined tasks that block on work queued behind them do not deadlock", async () => {
+  const quick = remote((x) => x);
+  await get(Array.from({ length: 300 }, (_, i) => quick.remote(i)));   // short tasks: the owner now pipelines
+  const slow = remote(async (ms) => { await new Promise((r) => setTimeout(r, ms)); return ms; });
+  const waitOn = remote(async ({ ref }) => { const { get } = await import("helios"); return (await get(ref)) + 1; });
+  const waiters = [];
+  for (let i = 0; i < 20; i++) {
+    const dep = quick.remote(slow.remote(50));     // queued only once `slow` finishes: behind the waiter
+    waiters.push(waitOn.remote({ ref: dep }));
+  }
+  assert.deepEqual(await get(waiters, { timeout: 30_000 }), Array(20).fill(51));
+});
+
+test("cancelling a task that waits in a worker's pipeline drops it there and spares the others", async () => {
+  const { cancel, TaskCancelledError } = await import("helios");
+  const busy = remote((ms) => { const end = performance.now() + ms; while (performance.now() < end); return ms; });
+  await get(Array.from({ length: 100 }, () => busy.remote(0.2)));   // short tasks: the owner pipelines
+  const refs = Array.from({ length: 200 }, () => busy.remote(1));
+  await new Promise((r) => setTimeout(r, 5));                      // let the pushes leave
+  await cancel(refs[40]);
+  const results = await Promise.allSettled(refs.map((r) => get(r)));
+  assert.ok(results[40].status === "rejected" && results[40].reason instanceof TaskCancelledError);
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 199);
+});

@@ -8,14 +8,43 @@ import { returnId, type ActorId } from "../ids.js";
 import type { TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import { taskContext, type CoreWorker } from "./core-worker.js";
 
+interface Queued { spec: TaskSpec; resolve: (r: TaskReply & { requeue?: boolean }) => void }
+
 interface ActorSlot { id: ActorId; instance: any; className: string; maxConcurrency: number; running: number; queue: Array<() => void> }
 
 export class Executor {
   private fns = new Map<string, CodeDescriptor>();
   private actor?: ActorSlot;
 
+  /** Normal tasks pushed ahead (pipelined) and not started yet; they run one at a time. */
+  private queue: Queued[] = [];
+  private running = false;
+
   constructor(private core: CoreWorker) {
     core.handlers.push = (msg) => this.execute(msg.task as TaskSpec);
+    core.handlers.cancel = (msg) => this.cancelQueued(msg.taskId);
+  }
+
+  /** The running task blocked in get(): hand the queued ones back to their owner to run elsewhere. */
+  requeueWaiting(): void {
+    for (const q of this.queue.splice(0)) q.resolve({ requeue: true });
+  }
+
+  /** Drop a queued task; false when it is not queued here (running, or never pushed). */
+  private cancelQueued(taskId: string): boolean {
+    const i = this.queue.findIndex((q) => q.spec.taskId === taskId);
+    if (i < 0) return false;
+    const [q] = this.queue.splice(i, 1);
+    q.resolve({ error: { name: "TaskCancelledError", message: `task ${q.spec.name} was cancelled before it started` } });
+    return true;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) next.resolve(await this.run(next.spec));
+    } finally { this.running = false; }
   }
 
   get actorId(): ActorId | undefined { return this.actor?.id; }
@@ -35,7 +64,10 @@ export class Executor {
 
   async execute(spec: TaskSpec): Promise<TaskReply> {
     if (spec.actor) return this.withActorSlot(() => this.run(spec));
-    return this.run(spec);
+    return new Promise((resolve) => {
+      this.queue.push({ spec, resolve });
+      void this.pump();
+    });
   }
 
   private async withActorSlot(f: () => Promise<TaskReply>): Promise<TaskReply> {

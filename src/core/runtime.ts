@@ -106,8 +106,11 @@ export class Runtime {
       this.complete(task, { error });
       return;
     }
-    const worker = this.submitter.workerOf(task);
-    if (worker) await this.core.agent.call("killWorker", { workerId: worker.workerId, reason: "cancelled" });
+    const place = this.submitter.placeOf(task);
+    if (!place) return;
+    // Pipelined but not started: the worker drops it. Running: its worker is killed and replaced.
+    if (!place.running && await place.conn.request<boolean>({ t: "cancel", taskId: task.spec.taskId }).catch(() => false)) return;
+    await place.agent.call("killWorker", { workerId: place.grant.workerId, reason: "cancelled" });
   }
 
   // ---- actors ---------------------------------------------------------------------------

@@ -2,6 +2,12 @@
 // of their resource demand; for each shape the owner leases workers from the local agent
 // and pushes tasks straight to them, reusing a lease while work of that shape is queued.
 // The head is not on this path.
+//
+// Pipelining: while tasks of a shape are short (EWMA of their round trip under
+// PIPELINE_BELOW_MS), up to PIPELINE_DEPTH are in flight per leased worker, which runs them
+// in order. A worker whose running task blocks in get() hands the not-yet-started ones back
+// ({ requeue }) so a task never waits behind one that waits for it; when a worker is lost,
+// only its oldest in-flight task (the one running) fails, the others are queued again.
 import type { Connection } from "../rpc/wire.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { LeaseGrant, LeaseReply, Resources, Strategy, TaskReply, TaskSpec } from "../protocol.js";
@@ -30,16 +36,29 @@ interface Lease {
   /** The agent that granted the lease: it gets the lease back. */
   agent: RpcClient;
   conn: Connection;
-  running?: PendingTask;
+  /** Pushed and not answered, oldest (the running one) first. */
+  inflight: PendingTask[];
+  /** Its running task blocked in get(): push nothing more until it finishes. */
+  blocked?: boolean;
   idle?: NodeJS.Timeout;
   queue: ShapeQueue;
   nodeDied?: boolean;
 }
-interface ShapeQueue { resources: Resources; strategy?: Strategy; tasks: PendingTask[]; leases: Set<Lease>; requesting: number }
+interface ShapeQueue {
+  resources: Resources;
+  strategy?: Strategy;
+  tasks: PendingTask[];
+  leases: Set<Lease>;
+  requesting: number;
+  /** Moving average of a task's round trip (ms), to decide whether to pipeline. */
+  rtt: number;
+}
 
 /** How long an idle lease is kept for more work of its shape before it goes back to the agent. */
 const LEASE_IDLE_MS = 20;
 const MAX_LEASE_REQUESTS = 8;
+const PIPELINE_DEPTH = 32;
+const PIPELINE_BELOW_MS = 2;
 
 export class TaskSubmitter {
   private queues = new Map<string, ShapeQueue>();
@@ -51,7 +70,7 @@ export class TaskSubmitter {
   submit(task: PendingTask): void {
     const key = shapeKey(task.resources, task.strategy);
     let q = this.queues.get(key);
-    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0 });
+    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0, rtt: PIPELINE_BELOW_MS * 2 });
     task.state = "queued";
     q.tasks.push(task);
     this.dispatch(q);
@@ -66,12 +85,21 @@ export class TaskSubmitter {
     return true;
   }
 
+  private depth(q: ShapeQueue): number {
+    return q.strategy !== "SPREAD" && q.rtt < PIPELINE_BELOW_MS ? PIPELINE_DEPTH : 1;
+  }
+
   private dispatch(q: ShapeQueue): void {
-    for (const lease of q.leases) {
-      if (q.tasks.length === 0) break;
-      if (!lease.running) this.push(lease, q.tasks.shift()!);
+    const depth = this.depth(q);
+    // Fill leases breadth-first, so that work spreads over every leased worker.
+    for (let level = 0; level < depth && q.tasks.length; level++) {
+      for (const lease of q.leases) {
+        if (!q.tasks.length) break;
+        if (!lease.blocked && lease.inflight.length === level) this.push(lease, q.tasks.shift()!);
+      }
     }
-    while (q.tasks.length > q.requesting && q.requesting < MAX_LEASE_REQUESTS) this.requestLease(q);
+    const wanted = Math.ceil(q.tasks.length / depth);
+    while (wanted > q.requesting && q.requesting < MAX_LEASE_REQUESTS) this.requestLease(q);
   }
 
   /** Ask the local agent; follow one spillback to the agent the head chose. */
@@ -92,30 +120,42 @@ export class TaskSubmitter {
           agent.call("returnLease", { leaseId: grant.leaseId, failed: true }).catch(() => {});
           return;
         }
-        const lease: Lease = { grant, agent, conn, queue: q };
+        const lease: Lease = { grant, agent, conn, queue: q, inflight: [] };
         q.leases.add(lease);
         conn.once("close", () => this.leaseLost(lease));
-        if (q.tasks.length) this.push(lease, q.tasks.shift()!); else this.idle(lease);
+        if (!q.tasks.length) this.idle(lease);
       }, (e) => this.failQueue(q, e))
       .finally(() => { q.requesting--; this.dispatch(q); });
   }
 
   private push(lease: Lease, task: PendingTask): void {
     if (lease.idle) { clearTimeout(lease.idle); lease.idle = undefined; }
-    lease.running = task;
+    lease.inflight.push(task);
     task.lease = lease;
     task.state = "pushed";
     this.core.track(1);
     const sent: Set<string> = (lease.conn.state.fns ??= new Set());
     if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
-    lease.conn.request<TaskReply>({ t: "push", task: task.spec }).then((reply) => {
-      lease.running = undefined;
+    const t0 = performance.now();
+    lease.conn.request<TaskReply & { requeue?: boolean }>({ t: "push", task: task.spec }).then((reply) => {
+      const i = lease.inflight.indexOf(task);
+      if (i < 0) return;   // already settled by leaseLost()
+      lease.inflight.splice(i, 1);
       this.core.track(-1);
-      this.complete(task, reply);
       const q = lease.queue;
-      // SPREAD: one task per lease, so that every task is placed on its own.
-      if (q.tasks.length && q.strategy !== "SPREAD") this.push(lease, q.tasks.shift()!); else this.idle(lease);
-    }, () => { /* the connection closed: leaseLost() reports the task */ });
+      if (reply.requeue) {   // the worker blocked in get(): run this one elsewhere
+        lease.blocked = true;
+        task.state = "queued";
+        q.tasks.unshift(task);
+      } else {
+        q.rtt = q.rtt * 0.8 + (performance.now() - t0) * 0.2;
+        this.complete(task, reply);
+        if (lease.inflight.length === 0) lease.blocked = false;
+      }
+      if (q.strategy === "SPREAD" && lease.inflight.length === 0) return this.idle(lease);   // one task per lease
+      this.dispatch(q);
+      if (lease.inflight.length === 0 && !lease.idle) this.idle(lease);
+    }, () => { /* the connection closed: leaseLost() settles the task */ });
   }
 
   private idle(lease: Lease): void {
@@ -124,7 +164,7 @@ export class TaskSubmitter {
       lease.agent.call("returnLease", { leaseId: lease.grant.leaseId }).catch(() => {});
     };
     if (lease.queue.strategy === "SPREAD") return giveBack();
-    lease.idle = setTimeout(giveBack, LEASE_IDLE_MS);
+    lease.idle = setTimeout(() => { if (lease.inflight.length === 0) giveBack(); else lease.idle = undefined; }, LEASE_IDLE_MS);
     lease.idle.unref();
   }
 
@@ -144,12 +184,11 @@ export class TaskSubmitter {
     const q = lease.queue;
     q.leases.delete(lease);
     if (lease.idle) clearTimeout(lease.idle);
-    const task = lease.running;
-    lease.running = undefined;
-    if (task) {
-      this.core.track(-1);
-      void this.lostCause(lease, task).then((error) => this.complete(task, { error }));
-    }
+    const [running, ...notStarted] = lease.inflight;
+    lease.inflight = [];
+    this.core.track(-(notStarted.length + (running ? 1 : 0)));
+    for (const t of notStarted.reverse()) { t.state = "queued"; q.tasks.unshift(t); }
+    if (running) void this.lostCause(lease, running).then((error) => this.complete(running, { error }));
     this.dispatch(q);
   }
 
@@ -181,8 +220,12 @@ export class TaskSubmitter {
     return Promise.all(calls);
   }
 
-  /** The worker a pushed task runs on, for cancellation. */
-  workerOf(task: PendingTask): LeaseGrant | undefined { return task.lease?.grant; }
+  /** Where a pushed task is: its worker, and whether it is the one running there (oldest in flight). */
+  placeOf(task: PendingTask): { grant: LeaseGrant; running: boolean; conn: Connection; agent: RpcClient } | undefined {
+    const lease = task.lease;
+    if (!lease || task.state !== "pushed") return undefined;
+    return { grant: lease.grant, running: lease.inflight[0] === task, conn: lease.conn, agent: lease.agent };
+  }
 }
 
 function shapeKey(r: Resources, strategy?: Strategy): string {

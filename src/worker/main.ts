@@ -23,6 +23,7 @@ const executor = new Executor(rt.core);
 let blockedDepth = 0;
 rt.core.blockedHook = async (blocked) => {
   if (executor.actorId) return;   // actors hold no CPU while running (unless asked), nothing to lend
+  if (blocked) executor.requeueWaiting();
   blockedDepth += blocked ? 1 : -1;
   if (blocked ? blockedDepth === 1 : blockedDepth === 0) {
     await rt.core.agent.call(blocked ? "workerBlocked" : "workerUnblocked", { workerId: env.workerId }).catch(() => {});
