@@ -15,6 +15,9 @@ import * as path from "node:path";
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
 
+/** A granted lease whose owner has not connected to the worker by then is taken back. */
+const UNCLAIMED_LEASE_MS = 5000;
+
 export interface AgentConfig {
   nodeId: NodeId;
   token: string;
@@ -64,8 +67,9 @@ export class NodeAgent {
     };
   }
 
-  private registerDriver(j: JobInfo) {
-    this.jobs.set(j.jobId, { ...j });
+  /** A driver on this machine: keep its job, and have its workers warm (also called at boot for an embedded cluster). */
+  registerDriver(j: JobInfo) {
+    this.jobs.set(j.jobId, { ...this.jobs.get(j.jobId), ...j });
     const n = this.config.prestart ?? Math.max(1, Math.floor(this.total.CPU ?? os.cpus().length));
     for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);
     return { nodeId: this.config.nodeId };
@@ -122,6 +126,8 @@ export class NodeAgent {
       this.release(leaseId);
       throw new Error("lease request cancelled");
     }
+    // An owner that got the grant connects at once; one that never does left meanwhile.
+    setTimeout(() => { if (worker.leaseId === leaseId && worker.peers === 0) this.release(leaseId); }, UNCLAIMED_LEASE_MS).unref();
     return { leaseId, workerId: worker.id, address: worker.address!, nodeId: this.config.nodeId };
   }
 

@@ -29,8 +29,12 @@ const transferAddress = await transfer.listen(host, Number(process.env.HELIOS_TR
 const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources,
   prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined }, transfer);
 addService(server, "NodeAgent", token, agent.handlers());
-await new RpcClient(headAddress, "Head", token).call("registerNode",
-  { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir });
+// Started by a driver for its embedded cluster: warm that job's workers while the head starts.
+if (process.env.HELIOS_JOB) agent.registerDriver(JSON.parse(process.env.HELIOS_JOB));
+const head = new RpcClient(headAddress, "Head", token);
+await head.ready(20_000);   // an embedded cluster starts its head and agent together
+await head.call("registerNode", { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir });
+head.close();
 agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), () => {
   console.error(`node ${nodeId} was declared dead by the head; exiting (start the agent again to rejoin as a new node)`);
   process.kill(process.pid, "SIGTERM");

@@ -23,6 +23,8 @@ export interface Worker {
   allocated?: Resources;
   blocked?: boolean;
   actorId?: ActorId;
+  /** Open inbound connections (owners), as the worker last reported. */
+  peers: number;
   ready: Promise<void>;
 }
 
@@ -72,11 +74,12 @@ export class WorkerPool {
     // A driver on another machine may have a cwd and loader paths that do not exist here.
     const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
     const proc = fork(workerMain, [], {
-      cwd, execArgv: loaderArgs(job.execArgv), stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
+      // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
+      cwd, execArgv: [...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])], stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
       env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;
-    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", ready: new Promise((r) => (resolveReady = r)) };
+    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", peers: 0, ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
     const log = fs.createWriteStream(path.join(this.ctx.logDir, `worker-${id}-${proc.pid}.log`));
     const forward = (err: boolean) => (d: Buffer) => {
@@ -87,7 +90,7 @@ export class WorkerPool {
     proc.stderr!.on("data", forward(true));
     proc.on("message", (m: any) => {
       if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
-      else if (m?.t === "ownerGone") this.ctx.onOwnerGone(w);
+      else if (m?.t === "peers") { w.peers = m.n; if (m.n === 0) this.ctx.onOwnerGone(w); }
     });
     proc.on("exit", (code, signal) => {
       w.state = "dead";
@@ -106,7 +109,12 @@ export class WorkerPool {
     return true;
   }
 
-  killAll(): void { for (const w of this.workers.values()) w.proc.kill("SIGKILL"); }
+  /** Workers die with their agent. With HELIOS_WORKER_NODE_FLAGS (profiling) they get to exit on their own. */
+  killAll(): void {
+    for (const w of this.workers.values()) {
+      if (process.env.HELIOS_WORKER_NODE_FLAGS) w.proc.disconnect(); else w.proc.kill("SIGKILL");
+    }
+  }
 }
 
 /** Flags that take a value in the next argument, when written without "=". */

@@ -44,9 +44,11 @@ export async function init(options: InitOptions = {}): Promise<void> {
   const token = options.token ?? randomBytes(24).toString("base64url");
   const resources: Record<string, number> = { CPU: numCpus, ...options.resources };
   if (options.numGpus) resources.GPU = options.numGpus;
-  const cluster = await startLocalCluster({ token, resources, prestart: options.prestartWorkers });
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
+  const workingDir = options.runtimeEnv?.workingDir ? path.resolve(options.runtimeEnv.workingDir) : undefined;
+  const cluster = await startLocalCluster({ token, resources, prestart: options.prestartWorkers,
+    job: { jobId, namespace, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir } });
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: cluster.nodeId as NodeId, jobId: jobId as JobId,
     namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress,
     transferAddress: cluster.transferAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });

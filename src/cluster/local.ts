@@ -7,6 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import * as net from "node:net";
+import type { JobInfo } from "../protocol.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -14,6 +16,8 @@ export interface LocalClusterOptions {
   token: string;
   resources: Record<string, number>;
   prestart?: number;
+  /** The driver's job, so the agent starts its workers while everything else starts. */
+  job?: Omit<JobInfo, "driverAddress">;
 }
 
 export interface LocalCluster {
@@ -34,11 +38,13 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   const stopSync = () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM"); };
   process.on("exit", stopSync);
   try {
-    const head = daemon(path.join(root, "head/main.js"), env, children);
-    const headInfo = await firstLine(head, "head");
-    const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: headInfo.address,
-      HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}) }, children);
-    const agentInfo = await firstLine(agent, "node agent");
+    // Head and agent start together: the head's port is chosen here, the agent waits for it.
+    const port = await freePort();
+    const head = daemon(path.join(root, "head/main.js"), { ...env, HELIOS_PORT: String(port) }, children);
+    const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: `127.0.0.1:${port}`,
+      HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}),
+      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}) }, children);
+    const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head"), firstLine(agent, "node agent")]);
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {
       headAddress: headInfo.address, agentAddress: agentInfo.address, transferAddress: agentInfo.transferAddress, nodeId: agentInfo.nodeId,
@@ -55,6 +61,16 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     process.off("exit", stopSync);
     throw e;
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
 }
 
 function daemon(script: string, env: NodeJS.ProcessEnv, children: ChildProcess[]): ChildProcess {

@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as tar from "tar";
 import type { RpcClient } from "../rpc/grpc.js";
 
 /** Never shipped: version-control data and Helios' own outputs. */
@@ -44,6 +43,7 @@ export async function packDir(dir: string, excludes: string[] = []): Promise<Pac
   const hash = h.digest("hex").slice(0, 24);
   const file = path.join(os.tmpdir(), `helios-pkg-${hash}.tgz`);
   if (!fs.existsSync(file)) {
+    const tar = await import("tar");   // loaded only when a directory is shipped
     await tar.c({ gzip: true, cwd: dir, file: file + ".tmp", portable: true, noMtime: true }, files);
     fs.renameSync(file + ".tmp", file);
   }
@@ -83,6 +83,7 @@ export async function fetchPackage(head: RpcClient, hash: string, into: string):
     }
   } finally { fs.closeSync(fd); }
   fs.mkdirSync(dir, { recursive: true });
+  const tar = await import("tar");
   await tar.x({ file, cwd: dir });
   fs.writeFileSync(path.join(dir, ".helios-complete"), "");
   fs.rmSync(file, { force: true });

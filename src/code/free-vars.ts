@@ -4,8 +4,15 @@
 // (which a worker, importing the function's module afresh, could not see) is
 // rejected with a clear error instead of failing later with a ReferenceError.
 /// <reference path="./eslint-scope.d.ts" />
-import { parse, type Options, type Program } from "acorn";
-import { analyze } from "eslint-scope";
+import type { Options, Program } from "acorn";
+import { createRequire } from "node:module";
+
+// Loaded on first use: worker processes rarely need a parser, and they should start fast.
+const require = createRequire(import.meta.url);
+let lib: { parse: typeof import("acorn").parse; analyze: typeof import("eslint-scope").analyze } | undefined;
+const parse = (text: string, options: Options): Program => (lib ??= load()).parse(text, options) as Program;
+const analyze: typeof import("eslint-scope").analyze = (ast, options) => (lib ??= load()).analyze(ast, options);
+function load() { return { parse: require("acorn").parse, analyze: require("eslint-scope").analyze }; }
 
 const ECMA = 2022; // eslint-scope: class fields, private names, static blocks
 

@@ -48,6 +48,11 @@ export class Runtime {
       fn, resources, strategy, returnIds, state: "resolving", pinned,
     };
     this.tasks.set(taskId, task);
+    if (pinned.length === 0) {   // no refs among the arguments: nothing to wait for
+      task.spec.args = values.map((v) => ({ v: concat(v as Serialized) }));
+      this.submitter.submit(task);
+      return refs;
+    }
     this.resolveArgs(values).then((wire) => {
       if (task.state === "done") return;
       task.spec.args = wire;

@@ -44,6 +44,9 @@ function definition(service: ServiceName): grpc.ServiceDefinition {
 export const GRPC_OPTIONS = {
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.max_send_message_length": 64 * 1024 * 1024,
+  // Reconnect quickly to a daemon that is starting or restarting (grpc's default waits 1 s first).
+  "grpc.initial_reconnect_backoff_ms": 50,
+  "grpc.max_reconnect_backoff_ms": 2000,
 };
 
 export function addService(server: grpc.Server, service: ServiceName, token: string, handlers: Record<string, Handler>): void {
@@ -93,6 +96,11 @@ export class RpcClient {
   constructor(readonly address: string, service: ServiceName, private token: string) {
     const Ctor = grpc.makeGenericClientConstructor(definition(service), service);
     this.client = new Ctor(address, channelCredentials(), GRPC_OPTIONS);
+  }
+
+  /** Wait until the server accepts connections (a daemon that is still starting). */
+  ready(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => this.client.waitForReady(Date.now() + timeoutMs, (e) => e ? reject(e) : resolve()));
   }
 
   call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {

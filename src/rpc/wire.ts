@@ -75,12 +75,11 @@ export class Connection extends EventEmitter {
     if (this.queue.length === 0 || this.closed) return;
     const body = packr.pack(this.queue);
     this.queue = [];
-    const head = Buffer.allocUnsafe(4);
-    head.writeUInt32LE(body.length, 0);
-    this.socket.cork();
-    this.socket.write(head);
-    this.socket.write(body);
-    this.socket.uncork();
+    // One write per frame: the length prefix and the body in one buffer (one syscall, not writev).
+    const frame = Buffer.allocUnsafe(4 + body.length);
+    frame.writeUInt32LE(body.length, 0);
+    frame.set(body, 4);
+    this.socket.write(frame);
   }
 
   private onData(d: Buffer): void {
@@ -165,7 +164,8 @@ export class WireServer {
   private server: net.Server | tls.Server;
   readonly connections = new Set<Connection>();
   address = "";
-  /** Called after an accepted connection closed. */
+  /** Called after an accepted connection passed the handshake, and after one closed. */
+  onOpen?: (conn: Connection) => void;
   onClose?: (conn: Connection) => void;
 
   constructor(private token: string, private onConnection: (conn: Connection) => void) {
@@ -215,6 +215,7 @@ export class WireServer {
       conn.onRequest = () => undefined;
       conn.send({ t: "welcome" });
       this.onConnection(conn);
+      this.onOpen?.(conn);
     };
   }
 }

@@ -38,9 +38,10 @@ process.on("message", async (m: any) => {
 });
 process.on("uncaughtException", (e) => { console.error("uncaught exception in worker:", e); process.exit(1); });
 process.on("unhandledRejection", (e) => { console.error("unhandled rejection in worker:", e); });
-// A leased worker whose inbound connections all closed has lost its owner: tell the agent.
-rt.core.server.onClose = () => {
-  if (!executor.actorId && rt.core.server.connections.size === 0) process.send!({ t: "ownerGone" });
+// The agent takes back a lease whose owner never connected or has disconnected: report how many
+// peers are connected whenever that changes.
+rt.core.server.onOpen = rt.core.server.onClose = () => {
+  if (!executor.actorId) process.send!({ t: "peers", n: rt.core.server.connections.size });
 };
 process.send!({ t: "ready", address: rt.core.address });
 
