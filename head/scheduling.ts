@@ -3,16 +3,10 @@
 // last heartbeat; the agent that gets the lease re-checks against its own exact numbers.
 import type { NodeInfo, Resources, Strategy } from "../src/protocol.js";
 import type { NodeId } from "../src/ids.js";
+import { fits, formatResources as fmt } from "../src/resources.js";
 
 export type Placement = { nodeId: NodeId } | { infeasible: string };
 
-export function fits(have: Resources, want: Resources): boolean {
-  return Object.entries(want).every(([k, v]) => v <= 0 || (have[k] ?? 0) >= v - 1e-9);
-}
-
-export function fmt(r: Resources): string {
-  return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
-}
 
 export class Scheduler {
   private spreadCursor = 0;

@@ -6,6 +6,7 @@ import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { RpcClient, type CallContext } from "../src/rpc/grpc.js";
 import { TaskUnschedulableError } from "../src/errors.js";
+import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
 import type { JobInfo, LeaseGrant, LeaseReply, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
@@ -236,13 +237,4 @@ export class NodeAgent {
     for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));
     this.head.close();
   }
-}
-
-function fits(have: Resources, want: Resources): boolean {
-  return Object.entries(want).every(([k, v]) => v <= 0 || (have[k] ?? 0) >= v - 1e-9);
-}
-function take(have: Resources, r: Resources) { for (const [k, v] of Object.entries(r)) have[k] = (have[k] ?? 0) - v; }
-function give(have: Resources, r: Resources) { for (const [k, v] of Object.entries(r)) have[k] = (have[k] ?? 0) + v; }
-function fmt(r: Resources): string {
-  return "{ " + Object.entries(r).filter(([, v]) => v > 0).map(([k, v]) => `${k}: ${v}`).join(", ") + " }";
 }
