@@ -1,0 +1,260 @@
+// Pool: multiprocessing.Pool over Helios tasks.
+//
+// Design: a Pool is *not* a set of actors. Each chunk of items is one task (the `runChunk`
+// remote function applies the user's function to the chunk), and the pool lets at most
+// `processes` of its tasks run at once (a FIFO semaphore). Why tasks: they need no start-up,
+// the cluster schedules and spreads them (and spills them to other nodes) like any task, a
+// crash costs one chunk rather than a pool member, and `terminate()` is just cancel().
+// `processes` defaults to the cluster's CPU count, asked of the head on first use.
+// Functions follow remote()'s code rules (see fn.ts): self-contained, or exported by a module.
+import * as os from "node:os";
+import { cancel, get, runtime } from "../api.js";
+import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
+import type { ObjectRef } from "../core/object-ref.js";
+import type { NodeInfo } from "../protocol.js";
+import type { TaskOptions } from "../types.js";
+import { AsyncResult } from "./async-result.js";
+import { describeFunction, isRemoteFunction, isTaskError, itemIndexFromStack, runChunk, type Target } from "./fn.js";
+
+export type { Target } from "./fn.js";
+
+export interface PoolOptions {
+  /** How many of the pool's tasks may run at once; default: the cluster's CPUs. */
+  processes?: number;
+  /** Options for every task the pool submits (numCpus, resources, maxRetries, …). */
+  taskOptions?: TaskOptions;
+}
+
+export interface MapOptions {
+  /** Items per task. map/starmap default to ceil(n / (4 × processes)), imap/imapUnordered to 1; always 1 for a remote function. */
+  chunksize?: number;
+}
+
+export interface ApplyOptions<R> {
+  callback?: (value: R) => void;
+  errorCallback?: (error: unknown) => void;
+}
+
+/** One item of a map failed: `index` names it, `cause` is the TaskError (or cancellation) behind it. */
+export class PoolItemError extends Error {
+  constructor(readonly index: number, readonly functionName: string, cause: unknown, readonly chunk?: [number, number]) {
+    const c = cause as Error | undefined;
+    const why = isTaskError(c) ? `${c.originalName}: ${(c.cause as Error).message}` : `${c?.name ?? "Error"}: ${c?.message ?? String(cause)}`;
+    const where = chunk ? `an item of items ${chunk[0]}–${chunk[1]}` : `item ${index}`;
+    super(`${functionName}() failed on ${where}: ${why}`, { cause });
+    this.name = "PoolItemError";
+  }
+}
+
+interface Job {
+  name: string;
+  run(items: unknown[], star: boolean, start: number): Promise<unknown[]>;
+}
+
+/** A FIFO counting semaphore whose size is known asynchronously. */
+class Slots {
+  private free?: number;
+  private waiting: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  constructor(private readonly size: () => Promise<number>) {}
+  async acquire(): Promise<void> {
+    const n = await this.size();
+    this.free ??= n;
+    if (this.free > 0) { this.free--; return; }
+    await new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+  release(): void {
+    const w = this.waiting.shift();
+    if (w) w.resolve(); else this.free!++;
+  }
+  rejectAll(e: unknown): void { for (const w of this.waiting.splice(0)) w.reject(e); }
+}
+
+/**
+ * A pool of workers that maps a function over items: `const pool = new Pool({ processes: 4 }); await pool.map(square, [1, 2, 3])`.
+ */
+export class Pool {
+  private state: "RUN" | "CLOSE" | "TERMINATE" = "RUN";
+  private size?: Promise<number>;
+  private readonly slots = new Slots(() => this.processes());
+  private readonly inflight = new Set<ObjectRef<unknown>>();
+  private readonly outstanding = new Set<Promise<unknown>>();
+  private readonly jobs = new WeakMap<object, Promise<Job>>();
+
+  constructor(private readonly options: PoolOptions = {}) {
+    const p = options.processes;
+    if (p !== undefined && (!Number.isInteger(p) || p < 1)) throw new RangeError(`Pool: processes must be a positive integer, got ${p}`);
+  }
+
+  /** How many tasks may run at once (the cluster's CPUs unless given). `await pool.processes()` */
+  processes(): Promise<number> {
+    return (this.size ??= this.options.processes !== undefined ? Promise.resolve(this.options.processes) : clusterCpus());
+  }
+
+  /** Apply `fn` to every item; the results in input order. `await pool.map(square, [1, 2, 3]) // [1, 4, 9]` */
+  map<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): Promise<Awaited<R>[]> {
+    return this.mapAsync(fn, items, options).get();
+  }
+
+  /** map() without waiting: an AsyncResult of the list. `const r = pool.mapAsync(square, xs); await r.get()` */
+  mapAsync<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncResult<Awaited<R>[]> {
+    const chunks = this.launch(fn, items, false, options.chunksize, "Pool.map");
+    return new AsyncResult(this.track(chunks.then(async (cs) => (await Promise.all(cs)).flat() as Awaited<R>[])));
+  }
+
+  /** map() for functions of several arguments: `await pool.starmap(Math.pow, [[2, 3], [3, 2]]) // [8, 9]` */
+  starmap<A extends unknown[], R>(fn: Target<A, R>, items: Iterable<A>, options: MapOptions = {}): Promise<Awaited<R>[]> {
+    return this.starmapAsync(fn, items, options).get();
+  }
+
+  /** starmap() without waiting: `const r = pool.starmapAsync(add, [[1, 2]]); await r.get() // [3]` */
+  starmapAsync<A extends unknown[], R>(fn: Target<A, R>, items: Iterable<A>, options: MapOptions = {}): AsyncResult<Awaited<R>[]> {
+    const chunks = this.launch(fn, items, true, options.chunksize, "Pool.starmap");
+    return new AsyncResult(this.track(chunks.then(async (cs) => (await Promise.all(cs)).flat() as Awaited<R>[])));
+  }
+
+  /** Results in input order, each as soon as it and those before it are done: `for await (const y of pool.imap(square, xs)) …` */
+  imap<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
+    return inOrder(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imap")) as AsyncIterableIterator<Awaited<R>>;
+  }
+
+  /** Results in completion order: `for await (const y of pool.imapUnordered(square, xs)) …` */
+  imapUnordered<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
+    return byCompletion(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imapUnordered")) as AsyncIterableIterator<Awaited<R>>;
+  }
+
+  /** Call `fn(...args)` on a worker and wait: `await pool.apply(add, [1, 2]) // 3` */
+  apply<A extends unknown[], R>(fn: Target<A, R>, args: A): Promise<Awaited<R>> {
+    return this.applyAsync(fn, args).get();
+  }
+
+  /** Call `fn(...args)` on a worker without waiting: `const r = pool.applyAsync(square, [3]); await r.get() // 9` */
+  applyAsync<A extends unknown[], R>(fn: Target<A, R>, args: A, options: ApplyOptions<Awaited<R>> = {}): AsyncResult<Awaited<R>> {
+    const chunks = this.launch(fn, [args], true, 1, "Pool.applyAsync");
+    const value = (async (): Promise<Awaited<R>> => {
+      try { return (await (await chunks)[0])[0] as Awaited<R>; } catch (e) {
+        throw e instanceof PoolItemError ? e.cause : e;     // one call: its own error, as multiprocessing raises it
+      }
+    })();
+    value.then((v) => options.callback?.(v), (e) => options.errorCallback?.(e));
+    return new AsyncResult(this.track(value));
+  }
+
+  /** Accept no more work; what was submitted still runs. `pool.close(); await pool.join()` */
+  close(): void {
+    if (this.state === "RUN") this.state = "CLOSE";
+  }
+
+  /** Stop now: queued items fail with TaskCancelledError, running tasks are cancelled. `await pool.terminate()` */
+  async terminate(): Promise<void> {
+    if (this.state === "TERMINATE") return;
+    this.state = "TERMINATE";
+    this.slots.rejectAll(new TaskCancelledError("the pool was terminated before this item started"));
+    await Promise.all([...this.inflight].map((r) => cancel(r).catch(() => {})));
+  }
+
+  /** Wait for all submitted work to settle; call close() or terminate() first. `pool.close(); await pool.join()` */
+  async join(): Promise<void> {
+    if (this.state === "RUN") throw new IllegalStateError("Pool.join(): the pool is still running; call close() or terminate() first");
+    while (this.outstanding.size) await Promise.allSettled([...this.outstanding]);
+  }
+
+  /** Split items into chunks and start them; each chunk's promise rejects with a PoolItemError. */
+  private launch(fn: Target<any[], unknown>, items: Iterable<unknown>, star: boolean, chunksize: number | undefined, api: string): Promise<Promise<unknown[]>[]> {
+    if (this.state !== "RUN") throw new IllegalStateError(`${api}(): the pool is ${this.state === "CLOSE" ? "closed" : "terminated"}; create a new Pool`);
+    if (chunksize !== undefined && (!Number.isInteger(chunksize) || chunksize < 1)) throw new RangeError(`${api}(): chunksize must be a positive integer, got ${chunksize}`);
+    const list = Array.from(items);
+    if (isRemoteFunction(fn)) chunksize = 1;   // one task per item anyway: one slot per task
+    const job = this.job(fn, api);   // synchronously: it reads the caller's module from the stack
+    const chunks = (async () => {
+      const size = chunksize ?? defaultChunksize(list.length, await this.processes());
+      const out: Promise<unknown[]>[] = [];
+      for (let s = 0; s < list.length; s += size) out.push(this.track(this.runChunk(job, list.slice(s, s + size), star, s)));
+      return out;
+    })();
+    return this.track(chunks);
+  }
+
+  private async runChunk(job: Promise<Job>, items: unknown[], star: boolean, start: number): Promise<unknown[]> {
+    const j = await job;
+    try {
+      await this.slots.acquire();
+    } catch (e) {
+      throw new PoolItemError(start, j.name, e);
+    }
+    try {
+      if (this.state === "TERMINATE") throw new TaskCancelledError("the pool was terminated before this item started");
+      return await j.run(items, star, start);
+    } catch (e) {
+      const index = items.length === 1 ? start : itemIndexFromStack((e as TaskError).remoteStack);
+      throw new PoolItemError(index ?? start, j.name, e, index === undefined ? [start, start + items.length - 1] : undefined);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private job(fn: Target<any[], unknown>, api: string): Promise<Job> {
+    let job = this.jobs.get(fn);
+    if (job) return job;
+    const taskOptions = this.options.taskOptions ?? {};
+    if (isRemoteFunction(fn)) {
+      const f = Object.keys(taskOptions).length ? fn.options(taskOptions) : fn;
+      job = Promise.resolve({ name: (fn as unknown as Function).name, run: (items, star) =>
+        this.collect(items.map((it) => (star ? f.remote(...(it as unknown[])) : f.remote(it)))) });
+    } else {
+      job = describeFunction(fn as Function, api).then((spec) => {
+        const f = runChunk.options({ ...taskOptions, name: spec.name });
+        return { name: spec.name, run: async (items, star, start) => (await this.collect([f.remote(spec, items, star, start)]))[0] as unknown[] };
+      });
+    }
+    job.catch(() => {});
+    this.jobs.set(fn, job);
+    return job;
+  }
+
+  /** get() the refs while remembering them, so that terminate() can cancel them. */
+  private async collect(refs: ObjectRef<unknown>[]): Promise<unknown[]> {
+    for (const r of refs) this.inflight.add(r);
+    try { return await get(refs); } finally { for (const r of refs) this.inflight.delete(r); }
+  }
+
+  private track<P extends Promise<unknown>>(p: P): P {
+    this.outstanding.add(p);
+    const done = () => { this.outstanding.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+}
+
+/** multiprocessing's default: about four chunks per process. */
+function defaultChunksize(n: number, processes: number): number {
+  return Math.max(1, Math.ceil(n / (processes * 4)));
+}
+
+/** The CPUs of the live nodes of the cluster (this machine's, if the head cannot say). */
+async function clusterCpus(): Promise<number> {
+  const rt = runtime();
+  try {
+    const nodes = await rt.core.hold(rt.core.head.call<NodeInfo[]>("listNodes", {}, 10_000));
+    const cpus = nodes.filter((n) => n.state === "ALIVE").reduce((s, n) => s + (n.resources.CPU ?? 0), 0);
+    if (cpus >= 1) return Math.floor(cpus);
+  } catch { /* fall back below */ }
+  return os.availableParallelism();
+}
+
+async function* inOrder(chunks: Promise<Promise<unknown[]>[]>): AsyncGenerator<unknown> {
+  for (const c of await chunks) yield* await c;
+}
+
+async function* byCompletion(chunks: Promise<Promise<unknown[]>[]>): AsyncGenerator<unknown> {
+  const list = await chunks;
+  const done: Array<{ ok: boolean; v: any }> = [];
+  let wake: (() => void) | undefined;
+  const settle = (d: { ok: boolean; v: any }) => { done.push(d); wake?.(); };
+  for (const c of list) c.then((v) => settle({ ok: true, v }), (v) => settle({ ok: false, v }));
+  for (let n = 0; n < list.length; n++) {
+    while (!done.length) await new Promise<void>((r) => { wake = r; });
+    const d = done.shift()!;
+    if (!d.ok) throw d.v;
+    yield* d.v as unknown[];
+  }
+}
