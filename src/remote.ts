@@ -51,6 +51,12 @@ function check<T extends object>(o: T, allowed: Set<string>, what: string): T {
   }
   const n = (o as any).numReturns;
   if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new TypeError(`numReturns must be a positive integer, got ${n}`);
+  const mr = (o as any).maxRetries;
+  if (mr !== undefined && (!Number.isInteger(mr) || mr < -1)) throw new TypeError(`maxRetries must be an integer ≥ -1 (-1: retry forever), got ${mr}`);
+  const re = (o as any).retryExceptions;
+  if (re !== undefined && typeof re !== "boolean" && !(Array.isArray(re) && re.every((x) => typeof x === "string"))) {
+    throw new TypeError("retryExceptions must be true, false, or a list of error names such as ['TimeoutError']");
+  }
   const mc = (o as any).maxConcurrency;
   if (mc !== undefined && (!Number.isInteger(mc) || mc < 1)) throw new TypeError(`maxConcurrency must be a positive integer, got ${mc}`);
   return o;

@@ -17,9 +17,9 @@ async function status() {
 }
 
 /** Start the longTask scenario; call `during` once its task and actor run on `host`; resolve its result. */
-async function whileRunning(host, during) {
-  const proc = c.net.spawn("driver", process.execPath, [path.join(root, "test/fixtures/cluster-driver.mjs"), "longTask",
-    JSON.stringify({ on: c.nodes[host].nodeId, ms: 60_000 })],
+async function whileRunning(host, during, scenario = "longTask", ms = 60_000) {
+  const proc = c.net.spawn("driver", process.execPath, [path.join(root, "test/fixtures/cluster-driver.mjs"), scenario,
+    JSON.stringify({ on: c.nodes[host].nodeId, ms })],
     { env: { ...process.env, HELIOS_ADDRESS: c.headAddress, HELIOS_TOKEN: c.token }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const done = new Promise((resolve) => proc.on("exit", resolve));
@@ -29,7 +29,8 @@ async function whileRunning(host, during) {
   await done;
   const line = out.split("\n").find((l) => l.startsWith("RESULT "));
   assert.ok(line, out);
-  return { ...JSON.parse(line.slice(7)), sinceFailure: Date.now() - t0 };
+  const parsed = JSON.parse(line.slice(7));
+  return typeof parsed === "object" ? { ...parsed, sinceFailure: Date.now() - t0 } : { result: parsed, sinceFailure: Date.now() - t0 };
 }
 
 test("status shows every node alive with its resources", async () => {
@@ -56,6 +57,11 @@ test("a restarted agent rejoins as a new node", async () => {
   assert.match(s, new RegExp(`${old}.*DEAD`));
   const { output, ...r } = await c.driver("tasks", { tasks: [{ options: { schedulingStrategy: { nodeId: fresh.nodeId } } }] });
   assert.equal(r[0], fresh.nodeId);
+});
+
+test("a task whose node dies under it is retried on another node", async () => {
+  const r = await whileRunning("b", async () => { process.kill(c.nodes.b.pid, "SIGKILL"); }, "retried", 3000);
+  assert.equal(r.result, c.nodes.a.nodeId, JSON.stringify(r));
 });
 
 test("an agent whose link is cut is declared dead within the health-check window", async () => {

@@ -122,6 +122,18 @@ export class CoreWorker {
     return c;
   }
 
+  private home?: RpcClient;
+  /** The agent leases are asked of: this node's, or for a driver on a machine without one, a live node's. */
+  homeAgent(): RpcClient { return this.home ?? this.agent; }
+
+  /** A driver without a local agent whose chosen agent went away picks another live node. */
+  async rehome(): Promise<void> {
+    if (this.config.transferAddress) return;   // an agent on this machine: nowhere else to go
+    const nodes = await this.head.call<Array<{ state: string; agentAddress: string }>>("listNodes").catch(() => []);
+    const alive = nodes.filter((n) => n.state === "ALIVE" && n.agentAddress !== this.homeAgent().address);
+    if (alive.length) this.home = this.agentClient(alive[Math.floor(Math.random() * alive.length)].agentAddress);
+  }
+
   // ---- node deaths: watched from the head while work is in flight --------------------------
   private inflight = 0;
   private watching = false;

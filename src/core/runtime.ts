@@ -46,6 +46,7 @@ export class Runtime {
     const task: PendingTask = {
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
       fn, resources, strategy, returnIds, state: "resolving", pinned,
+      retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions, attempts: 1,
     };
     this.tasks.set(taskId, task);
     if (pinned.length === 0) {   // no refs among the arguments: nothing to wait for
@@ -156,7 +157,7 @@ export class Runtime {
     const task: PendingTask = {
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
         actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } },
-      fn: undefined as any, resources: {}, returnIds, state: "resolving", pinned,
+      fn: undefined as any, resources: {}, returnIds, state: "resolving", pinned, retriesLeft: 0, attempts: 1,
     };
     this.actors.call(actor.actorId, async () => {
       task.spec.args = await this.resolveArgs(values);
@@ -185,6 +186,9 @@ export class Runtime {
     return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
   }
 }
+
+/** Tasks are retried after worker or node loss this many times unless maxRetries says otherwise (as in Ray). */
+const DEFAULT_MAX_RETRIES = 3;
 
 function checkStrategy(s: TaskOptions["schedulingStrategy"]): Strategy | undefined {
   if (s === undefined || s === "DEFAULT" || s === "SPREAD") return s;

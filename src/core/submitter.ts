@@ -29,6 +29,10 @@ export interface PendingTask {
   pinned: ObjectId[];
   cancelled?: boolean;
   lease?: Lease;
+  /** Retries left after worker or node loss (-1: forever), and which user exceptions retry too. */
+  retriesLeft: number;
+  retryExceptions?: boolean | string[];
+  attempts: number;
 }
 
 interface Lease {
@@ -50,6 +54,8 @@ interface ShapeQueue {
   tasks: PendingTask[];
   leases: Set<Lease>;
   requesting: number;
+  /** Lease requests that failed in a row for a transient reason (an unreachable agent). */
+  failures: number;
   /** Moving average of a task's round trip (ms), to decide whether to pipeline. */
   rtt: number;
 }
@@ -57,6 +63,7 @@ interface ShapeQueue {
 /** How long an idle lease is kept for more work of its shape before it goes back to the agent. */
 const LEASE_IDLE_MS = 20;
 const MAX_LEASE_REQUESTS = 8;
+const MAX_LEASE_FAILURES = 10;
 const PIPELINE_DEPTH = 32;
 const PIPELINE_BELOW_MS = 2;
 
@@ -70,7 +77,7 @@ export class TaskSubmitter {
   submit(task: PendingTask): void {
     const key = shapeKey(task.resources, task.strategy);
     let q = this.queues.get(key);
-    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0, rtt: PIPELINE_BELOW_MS * 2 });
+    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0, failures: 0, rtt: PIPELINE_BELOW_MS * 2 });
     task.state = "queued";
     q.tasks.push(task);
     this.dispatch(q);
@@ -105,7 +112,7 @@ export class TaskSubmitter {
   /** Ask the local agent; follow one spillback to the agent the head chose. */
   private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: RpcClient }> {
     const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy };
-    const reply = await this.core.agent.call<LeaseReply>("requestLease", req);
+    const reply = await this.core.homeAgent().call<LeaseReply>("requestLease", req);
     if (!("spillback" in reply)) return { grant: reply, agent: this.core.agent };
     const agent = this.core.agentClient(reply.spillback);
     return { grant: await agent.call<LeaseGrant>("requestLease", { ...req, spilled: true }), agent };
@@ -124,7 +131,13 @@ export class TaskSubmitter {
         q.leases.add(lease);
         conn.once("close", () => this.leaseLost(lease));
         if (!q.tasks.length) this.idle(lease);
-      }, (e) => this.failQueue(q, e))
+        q.failures = 0;
+      }, async (e) => {
+        // Unschedulable or refused: tell the callers. Unreachable agent: find another, try again.
+        if (e?.code !== 14 || ++q.failures > MAX_LEASE_FAILURES) return this.failQueue(q, e);
+        await this.core.rehome();
+        await new Promise((r) => setTimeout(r, 100 * q.failures).unref());
+      })
       .finally(() => { q.requesting--; this.dispatch(q); });
   }
 
@@ -149,7 +162,8 @@ export class TaskSubmitter {
         q.tasks.unshift(task);
       } else {
         q.rtt = q.rtt * 0.8 + (performance.now() - t0) * 0.2;
-        this.complete(task, reply);
+        if (reply.error && this.retriesException(task, reply.error)) this.retry(task, q);
+        else this.complete(task, reply);
         if (lease.inflight.length === 0) lease.blocked = false;
       }
       if (q.strategy === "SPREAD" && lease.inflight.length === 0) return this.idle(lease);   // one task per lease
@@ -188,7 +202,28 @@ export class TaskSubmitter {
     lease.inflight = [];
     this.core.track(-(notStarted.length + (running ? 1 : 0)));
     for (const t of notStarted.reverse()) { t.state = "queued"; q.tasks.unshift(t); }
-    if (running) void this.lostCause(lease, running).then((error) => this.complete(running, { error }));
+    if (running) {
+      void this.lostCause(lease, running).then((error) => {
+        const retriable = error.name === "WorkerCrashedError" || error.name === "NodeDiedError";
+        if (retriable && running.retriesLeft !== 0) this.retry(running, q);
+        else this.complete(running, { error: withAttempts(error, running.attempts) });
+      });
+    }
+    this.dispatch(q);
+  }
+
+  /** A user exception retries only when retryExceptions says so (true, or a list of error names). */
+  private retriesException(task: PendingTask, error: ErrorInfo): boolean {
+    if (task.retriesLeft === 0 || !task.retryExceptions || error.name !== "TaskError") return false;
+    return task.retryExceptions === true || task.retryExceptions.includes(error.task?.originalName ?? "");
+  }
+
+  private retry(task: PendingTask, q: ShapeQueue): void {
+    if (task.retriesLeft > 0) task.retriesLeft--;
+    task.attempts++;
+    task.state = "queued";
+    task.lease = undefined;
+    q.tasks.push(task);
     this.dispatch(q);
   }
 
@@ -226,6 +261,10 @@ export class TaskSubmitter {
     if (!lease || task.state !== "pushed") return undefined;
     return { grant: lease.grant, running: lease.inflight[0] === task, conn: lease.conn, agent: lease.agent };
   }
+}
+
+function withAttempts(e: ErrorInfo, attempts: number): ErrorInfo {
+  return attempts > 1 ? { ...e, message: `${e.message} (after ${attempts} attempts)` } : e;
 }
 
 function shapeKey(r: Resources, strategy?: Strategy): string {
