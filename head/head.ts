@@ -7,10 +7,18 @@ import { NodeTable } from "./nodes.js";
 import { Scheduler } from "./scheduling.js";
 import { PackageStore } from "./packages.js";
 
-/*  Actor lifecycle:   PENDING ──placed & constructed──▶ ALIVE ──kill / worker exit──▶ DEAD
-                          └───── infeasible, constructor threw, killed ─────────────────▲      */
+/*  Actor lifecycle:
+      PENDING ──placed & constructed──▶ ALIVE ──worker or node lost, restarts left──▶ RESTARTING ──▶ ALIVE
+         │                                 │                                            │
+         └── infeasible, constructor threw, killed, lost with no restarts left ──────────┴──▶ DEAD       */
 
-interface ActorRecord extends ActorInfo { jobId: JobId; detached: boolean; waiters: Array<() => void> }
+interface ActorRecord extends ActorInfo {
+  jobId: JobId;
+  detached: boolean;
+  waiters: Array<() => void>;
+  req: ActorCreateRequest;
+  restartsLeft: number;
+}
 
 export interface HeadConfig { token: string; healthTimeoutMs: number; dataDir: string }
 
@@ -29,7 +37,7 @@ export class Head {
     this.packages = new PackageStore(`${config.dataDir}/packages`);
     this.nodes.onDeath = (nodeId) => {
       for (const a of this.actors.values()) {
-        if (a.nodeId === nodeId) this.markDead(a.actorId, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
+        if (a.nodeId === nodeId && a.state === "ALIVE") this.lost(a, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
       }
     };
   }
@@ -52,14 +60,22 @@ export class Head {
       listNodes: () => this.nodes.list(),
       createActor: (r: ActorCreateRequest) => this.createActor(r),
       waitActor: (r: { actorId: ActorId }) => this.waitActor(r.actorId),
+      // A caller lost its connection to the actor: wait (briefly) for the head to hear of it too.
+      waitActorSettled: async (r: { actorId: ActorId }) => {
+        const a = this.actors.get(r.actorId);
+        if (a?.state === "ALIVE") await new Promise<void>((res) => { a.waiters.push(res); setTimeout(res, 3000).unref(); });
+        return this.info(r.actorId);
+      },
       getActor: (r: { actorId: ActorId }) => this.info(r.actorId),
       getNamedActor: (r: { name: string; namespace: string }) => {
         const id = this.names.get(`${r.namespace}/${r.name}`);
         return id ? this.info(id) : null;
       },
       killActor: (r: { actorId: ActorId }) => this.killActor(r.actorId),
-      actorDied: (r: { actorId: ActorId; message: string }) => {
-        this.markDead(r.actorId, { name: "ActorDiedError", message: r.message });
+      actorDied: (r: { actorId: ActorId; workerId?: string; message: string }) => {
+        const a = this.actors.get(r.actorId);
+        // Only the worker it runs in now: a report about a replaced worker changes nothing.
+        if (a && a.state === "ALIVE" && (!r.workerId || r.workerId === a.workerId)) this.lost(a, { name: "ActorDiedError", message: r.message });
         return {};
       },
       listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
@@ -69,7 +85,7 @@ export class Head {
   private info(id: ActorId): ActorInfo | null {
     const a = this.actors.get(id);
     if (!a) return null;
-    const { waiters: _w, jobId: _j, detached: _d, ...info } = a;
+    const { waiters: _w, jobId: _j, detached: _d, req: _r, restartsLeft: _l, ...info } = a;
     return info;
   }
 
@@ -83,17 +99,24 @@ export class Head {
       }
     }
     const rec: ActorRecord = { actorId: r.actorId, className: r.className, methods: r.methods, name: r.name,
-      namespace: r.namespace, state: "PENDING", jobId: r.jobId, detached: r.detached, waiters: [] };
+      namespace: r.namespace, state: "PENDING", jobId: r.jobId, detached: r.detached, waiters: [], req: r,
+      restartsLeft: r.maxRestarts ?? 0, numRestarts: 0 };
     this.actors.set(r.actorId, rec);
     if (key) this.names.set(key, r.actorId);
     for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();
     this.unknownWaiters.delete(r.actorId);
+    await this.place(rec);
+    return this.info(r.actorId)!;
+  }
 
+  /** Place the actor on a node and run its constructor there (first start and restarts). */
+  private async place(rec: ActorRecord): Promise<void> {
+    const r = rec.req;
     const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
     const p = this.scheduler.place(this.nodes.list(), placement, r.strategy);
     if ("infeasible" in p) {
       this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(`actor ${r.className}: ${p.infeasible}`)));
-      return this.info(r.actorId)!;
+      return;
     }
     const node = this.nodes.get(p.nodeId)!;
     try {
@@ -105,7 +128,16 @@ export class Head {
     } catch (e) {
       this.markDead(r.actorId, toErrorInfo(e));
     }
-    return this.info(r.actorId)!;
+  }
+
+  /** The actor's worker or node is gone: start it again while restarts are left, else it is dead. */
+  private lost(a: ActorRecord, death: NonNullable<ActorInfo["death"]>): void {
+    if (a.restartsLeft === 0) return this.markDead(a.actorId, death);
+    if (a.restartsLeft > 0) a.restartsLeft--;
+    a.numRestarts = (a.numRestarts ?? 0) + 1;
+    Object.assign(a, { state: "RESTARTING", address: undefined, workerId: undefined, nodeId: undefined });
+    this.wake(a);
+    void this.place(a);
   }
 
   private async waitActor(id: ActorId): Promise<ActorInfo> {
@@ -122,7 +154,7 @@ export class Head {
       }
     }
     const a = this.actors.get(id)!;
-    if (a.state === "PENDING") await new Promise<void>((r) => a.waiters.push(r));
+    while (a.state === "PENDING" || a.state === "RESTARTING") await new Promise<void>((r) => a.waiters.push(r));
     return this.info(id)!;
   }
 

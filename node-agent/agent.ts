@@ -209,7 +209,7 @@ export class NodeAgent {
     if (this.closing) return;
     if (w.leaseId) this.leases.delete(w.leaseId);
     this.freeResources(w);
-    if (w.actorId) this.head.call("actorDied", { actorId: w.actorId, message: `its worker (pid ${w.pid}) exited` }).catch(() => {});
+    if (w.actorId) this.head.call("actorDied", { actorId: w.actorId, workerId: w.id, message: `its worker (pid ${w.pid}) exited` }).catch(() => {});
     const job = this.jobs.get(w.jobId);
     if (job && !w.actorId && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
     this.pump();

@@ -63,10 +63,12 @@ export interface ActorCreateRequest {
   resources: Resources;
   strategy?: Strategy;
   maxConcurrency: number;
+  /** Times the actor is started again after its worker or node dies (-1: forever). */
+  maxRestarts: number;
   spec: TaskSpec;
 }
 
-export type ActorState = "PENDING" | "ALIVE" | "DEAD";
+export type ActorState = "PENDING" | "ALIVE" | "RESTARTING" | "DEAD";
 export interface ActorInfo {
   actorId: ActorId;
   className: string;
@@ -78,6 +80,7 @@ export interface ActorInfo {
   workerId?: WorkerId;
   nodeId?: NodeId;
   death?: ErrorInfo;
+  numRestarts?: number;
 }
 
 export interface NodeInfo {

@@ -1,7 +1,7 @@
 // Caller side of actor calls: calls go straight to the actor's worker over one connection
 // per actor, sent in submission order (per-caller sequence numbers), many in flight.
 import type { Connection } from "../rpc/wire.js";
-import { ActorDiedError, fromErrorInfo, toErrorInfo } from "../errors.js";
+import { ActorDiedError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { ActorInfo, TaskReply, TaskSpec } from "../protocol.js";
 import type { ActorId } from "../ids.js";
 import type { CoreWorker } from "./core-worker.js";
@@ -52,8 +52,7 @@ export class ActorCaller {
       this.core.track(1);
       conn.request<TaskReply>({ t: "push", task: spec }).then((r) => { this.core.track(-1); done(r); }, async () => {
         this.core.track(-1);
-        const cause = await this.deathCause(id);
-        done({ error: { name: "ActorDiedError", message: `actor ${id} died while ${spec.name} was in flight: ${cause}` } });
+        done({ error: await this.lostCallError(id, spec.name) });
       });
     });
   }
@@ -78,11 +77,14 @@ export class ActorCaller {
     return s.conn;
   }
 
-  private async deathCause(id: ActorId): Promise<string> {
-    try {
-      const info = await this.core.head.call<ActorInfo>("getActor", { actorId: id });
-      return info.death?.message ?? "its worker process exited";
-    } catch { return "its worker process exited"; }
+  /** A call in flight when the actor's worker went away: did the actor die, or is it coming back? */
+  private async lostCallError(id: ActorId, call: string): Promise<ErrorInfo> {
+    const info = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: id }).catch(() => undefined);
+    if (info && info.state !== "DEAD") {
+      return { name: "ActorUnavailableError", message: `actor ${info.className} (${id}) restarted while ${call} was in flight; ` +
+        "the call may or may not have run. Later calls go to the restarted actor. Tip: maxTaskRetries replays such calls." };
+    }
+    return { name: "ActorDiedError", message: `actor ${id} died while ${call} was in flight: ${info?.death?.message ?? "its worker process exited"}` };
   }
 }
 

@@ -133,7 +133,7 @@ export class Runtime {
         actorId, jobId: this.core.config.jobId, className: cls.name, methods, name: options.name, namespace,
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
         resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
-        maxConcurrency: options.maxConcurrency ?? 1, spec,
+        maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, spec,
       };
       return this.core.head.call<ActorInfo>("createActor", req);
     });

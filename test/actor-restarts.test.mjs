@@ -1,0 +1,54 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { remote, get, kill, ActorDiedError, ActorUnavailableError } from "helios";
+import { startCluster } from "./helpers.mjs";
+
+let cluster;
+before(async () => { cluster = await startCluster(); });
+after(() => cluster.stop());
+
+const Phoenix = remote(class Phoenix {
+  constructor(tag) { this.tag = tag; this.calls = 0; this.pid = process.pid; }
+  hello() { this.calls++; return { tag: this.tag, calls: this.calls, pid: this.pid }; }
+  die() { process.exit(1); }
+  async slowDie() { await new Promise((r) => setTimeout(r, 50)); process.exit(1); }
+});
+
+test("an actor with maxRestarts reruns its constructor after its worker dies", async () => {
+  const a = Phoenix.options({ maxRestarts: 2 }).remote("t1");
+  const first = await get(a.hello.remote());
+  await get(a.hello.remote());
+  await assert.rejects(get(a.die.remote()), (e) => e instanceof ActorUnavailableError || e instanceof ActorDiedError);
+  const again = await get(a.hello.remote(), { timeout: 20_000 });
+  assert.equal(again.tag, "t1");          // same constructor arguments
+  assert.equal(again.calls, 1);           // fresh state: the constructor ran again
+  assert.notEqual(again.pid, first.pid);  // in a new worker
+});
+
+test("a call in flight when the actor restarts raises ActorUnavailableError", async () => {
+  const a = Phoenix.options({ maxRestarts: 1 }).remote("t2");
+  await get(a.hello.remote());
+  await assert.rejects(get(a.slowDie.remote()), ActorUnavailableError);
+  assert.equal((await get(a.hello.remote(), { timeout: 20_000 })).tag, "t2");
+});
+
+test("when its restarts are spent the actor is dead", async () => {
+  const a = Phoenix.options({ maxRestarts: 1 }).remote("t3");
+  await assert.rejects(get(a.die.remote()));
+  await get(a.hello.remote(), { timeout: 20_000 });      // restarted once
+  await assert.rejects(get(a.die.remote()), ActorDiedError);
+  await assert.rejects(get(a.hello.remote()), ActorDiedError);
+});
+
+test("an actor without maxRestarts dies with its worker", async () => {
+  const a = Phoenix.remote("t4");
+  await assert.rejects(get(a.die.remote()), ActorDiedError);
+  await assert.rejects(get(a.hello.remote()), ActorDiedError);
+});
+
+test("kill ends an actor for good even when it has restarts left", async () => {
+  const a = Phoenix.options({ maxRestarts: 5 }).remote("t5");
+  await get(a.hello.remote());
+  await kill(a);
+  await assert.rejects(get(a.hello.remote()), ActorDiedError);
+});
