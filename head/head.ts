@@ -100,7 +100,7 @@ export class Head {
     }
     const rec: ActorRecord = { actorId: r.actorId, className: r.className, methods: r.methods, name: r.name,
       namespace: r.namespace, state: "PENDING", jobId: r.jobId, detached: r.detached, waiters: [], req: r,
-      restartsLeft: r.maxRestarts ?? 0, numRestarts: 0 };
+      restartsLeft: r.maxRestarts ?? 0, numRestarts: 0, maxTaskRetries: r.maxTaskRetries ?? 0 };
     this.actors.set(r.actorId, rec);
     if (key) this.names.set(key, r.actorId);
     for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();

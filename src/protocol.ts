@@ -65,6 +65,7 @@ export interface ActorCreateRequest {
   maxConcurrency: number;
   /** Times the actor is started again after its worker or node dies (-1: forever). */
   maxRestarts: number;
+  maxTaskRetries: number;
   spec: TaskSpec;
 }
 
@@ -81,6 +82,7 @@ export interface ActorInfo {
   nodeId?: NodeId;
   death?: ErrorInfo;
   numRestarts?: number;
+  maxTaskRetries?: number;
 }
 
 export interface NodeInfo {

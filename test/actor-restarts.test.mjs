@@ -12,6 +12,13 @@ const Phoenix = remote(class Phoenix {
   hello() { this.calls++; return { tag: this.tag, calls: this.calls, pid: this.pid }; }
   die() { process.exit(1); }
   async slowDie() { await new Promise((r) => setTimeout(r, 50)); process.exit(1); }
+  async dieOnce(file) {
+    const fs = await import("node:fs");
+    if (fs.existsSync(file)) return "survived";
+    fs.writeFileSync(file, "x");
+    await new Promise((r) => setTimeout(r, 50));
+    process.exit(1);
+  }
 });
 
 test("an actor with maxRestarts reruns its constructor after its worker dies", async () => {
@@ -51,4 +58,18 @@ test("kill ends an actor for good even when it has restarts left", async () => {
   await get(a.hello.remote());
   await kill(a);
   await assert.rejects(get(a.hello.remote()), ActorDiedError);
+});
+
+test("maxTaskRetries replays the calls in flight, in order, on the restarted actor", async () => {
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-replay-")), "died");
+  const a = Phoenix.options({ maxRestarts: 1, maxTaskRetries: 1 }).remote("t6");
+  await get(a.hello.remote());
+  const refs = [a.dieOnce.remote(file), a.hello.remote(), a.hello.remote()];
+  const [first, h1, h2] = await get(refs, { timeout: 30_000 });
+  assert.equal(first, "survived");   // replayed after the restart
+  assert.deepEqual([h1.calls, h2.calls], [1, 2]);   // in order, on the fresh instance
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });

@@ -11,6 +11,8 @@ export interface ActorRecord {
   methods: string[];
   name?: string;
   namespace?: string;
+  /** Calls in flight when the actor restarts are sent again up to this many times. */
+  maxTaskRetries?: number;
 }
 
 export interface ActorCallSink {

@@ -125,7 +125,7 @@ export class Runtime {
     const actorId = newActorId();
     const namespace = options.namespace ?? this.core.config.namespace;
     const { values, pinned } = this.serializeArgs(args, `${cls.name} constructor`);
-    const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace };
+    const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace, maxTaskRetries: options.maxTaskRetries };
     const created = this.resolveArgs(values).then(async (wire) => {
       const spec: TaskSpec = { taskId: newTaskId(), name: `${cls.name}.constructor`, jobId: this.core.config.jobId,
         fnId: cls.id, fn: cls, args: wire, numReturns: 0, owner: this.core.address };
@@ -133,7 +133,7 @@ export class Runtime {
         actorId, jobId: this.core.config.jobId, className: cls.name, methods, name: options.name, namespace,
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
         resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
-        maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, spec,
+        maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, maxTaskRetries: options.maxTaskRetries ?? 0, spec,
       };
       return this.core.head.call<ActorInfo>("createActor", req);
     });
@@ -163,7 +163,7 @@ export class Runtime {
       task.spec.args = await this.resolveArgs(values);
       task.state = "pushed";
       return task.spec;
-    }, (reply) => this.complete(task, reply));
+    }, (reply) => this.complete(task, reply), actor.maxTaskRetries ?? 0);
     return numReturns === 1 ? refs[0] : refs;
   }
 
@@ -177,7 +177,7 @@ export class Runtime {
     const info = await this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace });
     if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
     if (info.state === "DEAD") throw deadError(info);
-    return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace });
+    return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries });
   }
 
   context() {
