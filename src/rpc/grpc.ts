@@ -1,7 +1,8 @@
 // The control plane: unary gRPC calls to the head and the node agents. Bodies are msgpack;
 // every call carries the cluster token and protocol version in its metadata.
-import * as grpc from "@grpc/grpc-js";
-import protobuf from "protobufjs";
+import type * as grpc from "@grpc/grpc-js";
+import type protobufTypes from "protobufjs";
+import { createRequire } from "node:module";
 import { Packr } from "msgpackr";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
@@ -12,6 +13,11 @@ import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
+// grpc-js and protobufjs load on first use: a worker that never calls the control plane
+// starts faster and stays smaller without them.
+const require = createRequire(import.meta.url);
+let grpcModule: typeof grpc | undefined;
+const g = (): typeof grpc => (grpcModule ??= require("@grpc/grpc-js"));
 export type ServiceName = "Head" | "NodeAgent";
 /** `cancelled()` turns true when the caller went away (cancelled, or its process exited). */
 export interface CallContext { cancelled(): boolean }
@@ -22,9 +28,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const protoFile = [path.resolve(here, "../../proto/helios.proto"), path.resolve(here, "../../../proto/helios.proto")]
   .find((p) => fs.existsSync(p))!;
 
-let root: protobuf.Root | undefined;
+let root: protobufTypes.Root | undefined;
 function definition(service: ServiceName): grpc.ServiceDefinition {
-  root ??= protobuf.loadSync(protoFile);
+  root ??= (require("protobufjs") as typeof protobufTypes).loadSync(protoFile);
   const Request = root.lookupType("helios.Request");
   const Reply = root.lookupType("helios.Reply");
   return {
@@ -53,18 +59,18 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
   server.addService(definition(service), {
     Call: (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
       const auth = call.metadata.get("authorization")[0];
-      if (!auth) return callback({ code: grpc.status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" });
-      if (auth !== `Bearer ${token}`) return callback({ code: grpc.status.PERMISSION_DENIED, details: "wrong cluster token" });
+      if (!auth) return callback({ code: g().status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" });
+      if (auth !== `Bearer ${token}`) return callback({ code: g().status.PERMISSION_DENIED, details: "wrong cluster token" });
       const version = call.metadata.get("helios-version")[0];
       if (version !== PROTOCOL_VERSION) {
-        return callback({ code: grpc.status.FAILED_PRECONDITION, details:
+        return callback({ code: g().status.FAILED_PRECONDITION, details:
           `version mismatch: client speaks Helios protocol ${version}, this cluster speaks ${PROTOCOL_VERSION}` });
       }
       const handler = handlers[call.request.method];
-      if (!handler) return callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
+      if (!handler) return callback({ code: g().status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
       let body: any;
       try { body = packr.unpack(call.request.body); } catch {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: "malformed msgpack body" });
+        return callback({ code: g().status.INVALID_ARGUMENT, details: "malformed msgpack body" });
       }
       const ctx: CallContext = { cancelled: () => call.cancelled };
       Promise.resolve().then(() => handler(body, ctx)).then(
@@ -82,20 +88,26 @@ export function bindServer(server: grpc.Server, host: string, port: number): Pro
 
 function serverCredentials(): grpc.ServerCredentials {
   const tls = tlsConfig();
-  return tls ? grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
-    : grpc.ServerCredentials.createInsecure();
+  return tls ? g().ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
+    : g().ServerCredentials.createInsecure();
 }
 
 function channelCredentials(): grpc.ChannelCredentials {
   const tls = tlsConfig();
-  return tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert) : grpc.credentials.createInsecure();
+  return tls ? g().credentials.createSsl(tls.ca, tls.key, tls.cert) : g().credentials.createInsecure();
 }
 
 export class RpcClient {
-  private client: grpc.Client;
-  constructor(readonly address: string, service: ServiceName, private token: string) {
-    const Ctor = grpc.makeGenericClientConstructor(definition(service), service);
-    this.client = new Ctor(address, channelCredentials(), GRPC_OPTIONS);
+  private channel?: grpc.Client;
+  constructor(readonly address: string, private service: ServiceName, private token: string) {}
+
+  /** The gRPC client, made on first use. */
+  private get client(): grpc.Client {
+    if (!this.channel) {
+      const Ctor = g().makeGenericClientConstructor(definition(this.service), this.service);
+      this.channel = new Ctor(this.address, channelCredentials(), GRPC_OPTIONS);
+    }
+    return this.channel;
   }
 
   /** Wait until the server accepts connections (a daemon that is still starting). */
@@ -104,7 +116,7 @@ export class RpcClient {
   }
 
   call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {
-    const md = new grpc.Metadata();
+    const md = new (g().Metadata)();
     if (this.token) md.set("authorization", `Bearer ${this.token}`);
     md.set("helios-version", PROTOCOL_VERSION);
     const opts: grpc.CallOptions = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
@@ -128,15 +140,15 @@ export class RpcClient {
     this.closed = true;
     for (const c of this.pending) c.cancel();
     this.pending.clear();
-    this.client.close();
+    this.channel?.close();
   }
 }
 
 function grpcError(err: grpc.ServiceError): Error {
-  if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED) {
+  if (err.code === g().status.UNAUTHENTICATED || err.code === g().status.PERMISSION_DENIED) {
     return new AuthenticationError(err.details, { cause: err });
   }
-  if (err.code === grpc.status.FAILED_PRECONDITION && err.details.startsWith("version mismatch")) {
+  if (err.code === g().status.FAILED_PRECONDITION && err.details.startsWith("version mismatch")) {
     return new VersionMismatchError(err.details, { cause: err });
   }
   return err;

@@ -9,7 +9,9 @@ import type { WorkerEnv } from "../protocol.js";
 import { register } from "node:module";
 
 const env: WorkerEnv = JSON.parse(process.env.HELIOS_WORKER!);
-register(new URL("./resolve-hooks.js", import.meta.url));
+// A shipped project may carry its own node_modules/helios: make it resolve to ours. (Only
+// then: the hooks run on a thread of their own, which costs memory and start-up time.)
+if (env.driverWorkingDir) register(new URL("./resolve-hooks.js", import.meta.url));
 process.on("disconnect", () => process.exit(0));
 setCodeRole("worker");
 setShippedWorkingDir(env.driverWorkingDir);
