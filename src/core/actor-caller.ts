@@ -96,9 +96,11 @@ export class ActorCaller {
     if (s.dead) throw s.dead;
     if (!s.conn) {
       s.conn = (async () => {
-        await s.created;
+        // getIfExists: the head may have answered with another (existing) actor's id.
+        const created = await s.created as ActorInfo | undefined;
+        const target = created?.actorId ?? id;
         for (let attempt = 0; ; attempt++) {
-          const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: id });
+          const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: target });
           if (info.state === "DEAD") throw deadError(info);
           s.nodeId = info.nodeId;
           try {
@@ -107,7 +109,7 @@ export class ActorCaller {
             return conn;
           } catch (e) {
             // Refused: the worker is gone. Restarting (the head will say), or dead.
-            const settled = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: id }).catch(() => undefined);
+            const settled = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: target }).catch(() => undefined);
             if (attempt >= 5 || !settled || settled.state === "DEAD") {
               throw new ActorDiedError(`actor ${info.className} (${id}) is unreachable at ${info.address}: ${(e as Error).message}`, { cause: e });
             }

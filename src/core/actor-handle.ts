@@ -24,7 +24,7 @@ export function setActorCallSink(s: ActorCallSink): void { sink = s; }
 export function makeActorHandle(record: ActorRecord): any {
   const handle: any = Object.create(null);
   Object.defineProperty(handle, ACTOR, { value: record });
-  Object.defineProperty(handle, "actorId", { value: record.actorId, enumerable: true });
+  Object.defineProperty(handle, "actorId", { get: () => record.actorId, enumerable: true });
   for (const m of record.methods) handle[m] = method(record, m, {});
   handle[Symbol.for("nodejs.util.inspect.custom")] = () => `ActorHandle(${record.className}, ${record.actorId})`;
   return Object.freeze(handle);

@@ -139,10 +139,8 @@ export class Runtime {
     });
     created.finally(() => pinned.forEach((id) => this.core.unpin(id))).catch(() => {});
     this.actors.created(actorId, created);
-    if (options.getIfExists && options.name) {
-      // The handle must name the existing actor: wait for the head's answer.
-      return this.core.hold(created).then((info) => makeActorHandle({ ...record, actorId: info.actorId, methods: info.methods }));
-    }
+    // With getIfExists the head may answer with an existing actor: the handle then names that one.
+    created.then((info) => { if (info?.actorId) record.actorId = info.actorId; }, () => {});
     created.catch(() => {});
     return makeActorHandle(record);
   }
