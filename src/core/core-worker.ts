@@ -342,15 +342,42 @@ export class CoreWorker {
   }
 
   async wait(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
+    // Fast path: enough of our own objects are ready already (no promise per ref).
+    const ready: ObjectRef[] = [];
+    const pending: ObjectRef[] = [];
+    for (const r of refs) (ready.length < numReturns && this.isReady(r.id) ? ready : pending).push(r);
+    if (ready.length >= numReturns) return { ready, pending };
+    return this.waitSlow(refs, numReturns, timeoutMs);
+  }
+
+  private async waitSlow(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
     const done = new Set<ObjectRef>();
     await this.hold(new Promise<void>((resolve) => {
-      if (numReturns === 0) return resolve();
-      const timer = timeoutMs !== undefined ? setTimeout(resolve, timeoutMs) : undefined;
+      // One waiter per pending owned object, removed again when this wait ends: repeated waits
+      // over a long list (wait(notReady) in a loop) must not pile up waiters.
+      const cleanups: Array<() => void> = [];
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        if (timer) clearTimeout(timer);
+        for (const c of cleanups) c();
+        resolve();
+      };
+      const mark = (r: ObjectRef) => { if (!finished) { done.add(r); if (done.size >= numReturns) finish(); } };
+      const timer = timeoutMs !== undefined ? setTimeout(finish, timeoutMs) : undefined;
+      if (numReturns === 0) return finish();
       for (const r of refs) {
-        this.locate(r).then(() => {
-          done.add(r);
-          if (done.size >= numReturns) { if (timer) clearTimeout(timer); resolve(); }
-        }, () => { done.add(r); if (done.size >= numReturns) resolve(); });
+        if (finished) break;
+        const obj = this.objects.get(r.id);
+        if (obj && (obj.value !== undefined || obj.error !== undefined)) { mark(r); continue; }
+        if (obj) {
+          const cb = () => mark(r);
+          obj.waiters.push(cb);
+          cleanups.push(() => { const i = obj.waiters.indexOf(cb); if (i >= 0) obj.waiters.splice(i, 1); });
+        } else {
+          this.locate(r).then(() => mark(r), () => mark(r));
+        }
       }
     }));
     const ready: ObjectRef[] = [];
