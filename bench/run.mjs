@@ -1,19 +1,24 @@
 // Helios microbenchmarks: `npm run bench` (builds first) or `node bench/run.mjs [flags]`.
 //
-// Starts one local cluster, runs sync tasks for 3 s (workers start, the JIT warms up), then
-// measures per row a 1 s warm-up and several timed rounds (default 5 rounds of ~1 s each),
-// reporting the mean ± sample standard deviation of the rounds:
-//   tasks_sync_per_s               await get(f.remote()), one task at a time
-//   tasks_async_per_s              submit a batch of tasks, then get them all
-//   actor_calls_sync_per_s         await get(a.ping.remote()), one call at a time (sync method)
-//   actor_calls_async_per_s        a batch of sync-method calls, then get them all
-//   async_actor_calls_async_per_s  a batch of calls to an async method (actor maxConcurrency 1000)
-//   put_gb_per_s                   put() of a 100 MB Float64Array (goes to the node's object store)
-//   get_gb_per_s                   get() of that array, put once beforehand
-//   put_small_per_s                put() of small values
+// The rows named like Ray's are the workloads of `ray microbenchmark`
+// (python/ray/_private/ray_perf.py), same shapes, same timer (bench/ray-rows.mjs,
+// bench/timeit.mjs); bench/ray/ray_bench.py runs them against Ray for `npm run bench:compare`.
+// Then rows of Helios's own (bench/helios-rows.mjs) and two physical baselines measured in the
+// same run (bench/baselines.mjs):
+//   init_to_first_result_ms          a fresh node process: init() to the first get() result (5 runs)
+//   idle_worker_rss_mb               VmRSS of each idle worker process
+//   pool_map_100k_per_s              100k trivial tasks, one item per task, through Pool.map
+//   memory_growth_mb_per_100k_tasks  1M tasks in waves of 10k: head + agent + driver RSS growth
+//                                    per 100k tasks (opt-in: --long, or name it in --rows)
+//   raw_socket_pingpong_per_s        framed ping-pong between two node processes over TCP
+//   memcpy_gb_per_s                  Buffer.copy of 1 GB of touched memory
 //
-// Flags: --rounds N, --seconds S (round length), --rows a,b (pick rows), --num-cpus N,
-//        --json PATH (default bench/results/latest.json), --quick (1 round, tiny counts).
+// Flags: --rows a,b (pick rows)   --rounds N (timed rounds, default 4, as Ray)
+//        --seconds S (round length, default 2)   --settle S (sleep before each row, default 2;
+//        Ray's timer sleeps 10)   --long (add the memory-growth row)   --num-cpus N
+//        --json PATH (default bench/results/latest.json)   --quick (tiny counts, 1 short round)
+//        --row-timeout S (a row still running after S seconds fails with the agent's worker
+//        list and the run goes on; default 900, quick 60)
 //
 // Benchmarks are not tests: the figures depend on the machine and its load, and nothing
 // here asserts a speed. test/bench.test.mjs only runs `--quick` to check the script works.
@@ -22,170 +27,185 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { init, shutdown, remote, put, get } from "helios";
+import { init, shutdown, get, isInitialized } from "helios";
+import { runtime } from "../dist/src/api.js";
+import { RAY_ROWS, FULL_SIZES, QUICK_SIZES, nCpu } from "./ray-rows.mjs";
+import { initToFirstResult, idleWorkerRss, poolMap, memoryGrowth } from "./helios-rows.mjs";
+import { pingPong, memcpy } from "./baselines.mjs";
+import { timeit, DEFAULT_TIMING, QUICK_TIMING, printResults } from "./timeit.mjs";
+import { small_value } from "./workloads.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
 
 const { values: flags } = parseArgs({
   options: {
+    rows: { type: "string" },
     rounds: { type: "string" },
     seconds: { type: "string" },
-    rows: { type: "string" },
+    settle: { type: "string" },
     json: { type: "string" },
     "num-cpus": { type: "string" },
+    "row-timeout": { type: "string" },
+    long: { type: "boolean", default: false },
     quick: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (flags.help) {
-  console.log("usage: node bench/run.mjs [--rounds N] [--seconds S] [--rows a,b] [--num-cpus N] [--json PATH] [--quick]");
+  console.log("usage: node bench/run.mjs [--rows a,b] [--rounds N] [--seconds S] [--settle S] [--long] [--num-cpus N] [--row-timeout S] [--json PATH] [--quick]");
+  console.log(`rows: ${Object.keys(rowTable()).join(", ")}`);
   process.exit(0);
 }
 
 const quick = flags.quick;
-const settings = {
-  rounds: positiveInt("--rounds", flags.rounds, quick ? 1 : 5),
-  roundMs: quick ? 0 : positiveNumber("--seconds", flags.seconds, 1) * 1000,
-  startupMs: quick ? 0 : 3000,  // sync tasks once after init: workers start, the JIT warms up
-  warmupMs: quick ? 0 : 1000,
-  batch: quick ? 10 : 1000,
-  bigBytes: quick ? 1e6 : 100e6,
-  smallBatch: quick ? 10 : 1000,
+const base = quick ? QUICK_TIMING : DEFAULT_TIMING;
+const timing = {
+  settle: nonNegative("--settle", flags.settle, base.settle),
+  warmup: base.warmup,
+  seconds: nonNegative("--seconds", flags.seconds, base.seconds),
+  rounds: positiveInt("--rounds", flags.rounds, base.rounds),
 };
+const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+const numCpus = positiveInt("--num-cpus", flags["num-cpus"], os.availableParallelism());
+const rowTimeout = positiveInt("--row-timeout", flags["row-timeout"], quick ? 60 : 900);
 const jsonPath = path.resolve(flags.json ?? path.join(here, "results", "latest.json"));
 
-// ---- the rows ------------------------------------------------------------------------
-// Each row has a unit, an optional setup (run once, after init) and a step that does one
-// unit of work and returns how much it did (operations, or GB for the bandwidth rows).
+// ---- the rows --------------------------------------------------------------------------
+// phase "bare": measured before the cluster starts (nothing of ours running alongside);
+// phase "cluster": measured on this script's cluster. Rows print in this order.
 
-const ROWS = {
-  tasks_sync_per_s: { unit: "tasks/s", step: async (c) => { await get(c.noop.remote()); return 1; } },
-  tasks_async_per_s: { unit: "tasks/s", step: async (c) => batch(() => c.noop.remote()) },
-  actor_calls_sync_per_s: { unit: "calls/s", step: async (c) => { await get(c.actor.ping.remote()); return 1; } },
-  actor_calls_async_per_s: { unit: "calls/s", step: async (c) => batch(() => c.actor.ping.remote()) },
-  async_actor_calls_async_per_s: { unit: "calls/s", step: async (c) => batch(() => c.asyncActor.aping.remote()) },
-  put_gb_per_s: {
-    unit: "GB/s",
-    step: async (c) => {
-      put(c.big);
-      await turn();   // let finalizers run so dropped 100 MB objects leave the store
-      return c.big.byteLength / 1e9;
-    },
-  },
-  get_gb_per_s: {
-    unit: "GB/s",
-    setup: (c) => { c.bigRef = put(c.big); },
-    step: async (c) => {
-      const v = await get(c.bigRef);
-      if (v.length !== c.big.length) throw new Error(`get() returned ${v.length} items, expected ${c.big.length}`);
-      return v.byteLength / 1e9;
-    },
-  },
-  put_small_per_s: {
-    unit: "puts/s",
-    step: async () => {
-      for (let i = 0; i < settings.smallBatch; i++) put({ i, s: "small" });
-      await turn();
-      return settings.smallBatch;
-    },
-  },
-};
-
-async function batch(submit) {
-  const refs = new Array(settings.batch);
-  for (let i = 0; i < refs.length; i++) refs[i] = submit();
-  await get(refs);
-  return refs.length;
+function rowTable() {
+  const rows = {};
+  for (const [name, setup] of Object.entries(RAY_ROWS)) rows[name] = { phase: "cluster", ray: true, run: (ctx) => timedRow(setup, ctx) };
+  Object.assign(rows, {
+    init_to_first_result_ms: { phase: "bare", run: initToFirstResult },
+    idle_worker_rss_mb: { phase: "cluster", run: idleWorkerRss },
+    pool_map_100k_per_s: { phase: "cluster", run: poolMap },
+    memory_growth_mb_per_100k_tasks: { phase: "cluster", long: true, run: memoryGrowth },
+    raw_socket_pingpong_per_s: { phase: "bare", run: pingPong },
+    memcpy_gb_per_s: { phase: "bare", run: memcpy },
+  });
+  return rows;
 }
 
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-// ---- measuring ------------------------------------------------------------------------
-
-/** Repeat `step` until `ms` have passed (at least once); return the work done per second. */
-async function round(step, ctx, ms) {
-  let work = 0;
-  let elapsed = 0;
-  const t0 = performance.now();
-  do {
-    work += await step(ctx);
-    elapsed = performance.now() - t0;
-  } while (elapsed < ms);
-  return work / (elapsed / 1000);
+async function timedRow(setup, ctx) {
+  const w = await setup(ctx.sizes);
+  try {
+    const r = await timeit(w.fn, { multiplier: w.multiplier ?? 1, timing: ctx.timing });
+    return { unit: w.unit, ...r };
+  } finally {
+    await w.cleanup?.();
+  }
 }
 
-function stats(xs) {
-  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-  const variance = xs.length > 1 ? xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
-  return { mean, stddev: Math.sqrt(variance) };
-}
+// ---- running ---------------------------------------------------------------------------
 
 async function main() {
-  const names = pickRows(flags.rows);
-  const numCpus = positiveInt("--num-cpus", flags["num-cpus"], os.availableParallelism());
-  console.log(`helios bench: ${settings.rounds} round(s) of ${settings.roundMs / 1000} s, batch ${settings.batch}, ` +
-    `big array ${settings.bigBytes / 1e6} MB, ${numCpus} CPU(s), node ${process.version}${quick ? " (quick)" : ""}`);
+  const ROWS = rowTable();
+  const names = pickRows(ROWS, flags.rows);
+  const ctx = { quick, timing, sizes, numCpus, root };
+  console.log(`helios bench: ${names.length} row(s); timeit: settle ${timing.settle} s, warm-up ${timing.warmup} s, ` +
+    `${timing.rounds} round(s) of ${timing.seconds} s; ${numCpus} CPU(s), n_cpu ${nCpu()}, node ${process.version}${quick ? " (quick)" : ""}`);
 
-  await init({ numCpus });
   const results = {};
-  try {
-    const Bench = remote(class Bench { ping() { return 1; } async aping() { return 1; } });
-    const ctx = {
-      noop: remote(() => 1),
-      actor: Bench.remote(),
-      asyncActor: Bench.options({ maxConcurrency: 1000 }).remote(),
-      big: new Float64Array(settings.bigBytes / 8).fill(1.5),
-    };
-    await round(ROWS.tasks_sync_per_s.step, ctx, settings.startupMs);
-    for (const name of names) {
-      const row = ROWS[name];
-      await row.setup?.(ctx);
-      await round(row.step, ctx, settings.warmupMs);
-      const rates = [];
-      for (let r = 0; r < settings.rounds; r++) rates.push(await round(row.step, ctx, settings.roundMs));
-      results[name] = { unit: row.unit, ...stats(rates), rounds: rates };
-      process.stderr.write(`  ${name} done\n`);
+  const failures = {};
+  const notes = [];
+  const runRow = async (name) => {
+    const t0 = performance.now();
+    process.stderr.write(`  ${name} …\n`);
+    let timer;
+    try {
+      // A row that hangs fails with the agent's view of the workers, and the run goes on.
+      const limit = new Promise((_, reject) => {
+        timer = setTimeout(() => void describeStuck().then((d) => reject(new Error(`no result after ${rowTimeout} s; ${d}`))), rowTimeout * 1000);
+      });
+      results[name] = await Promise.race([ROWS[name].run(ctx), limit]);
+      process.stderr.write(`  ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    } catch (e) {
+      failures[name] = String(e?.stack ?? e);
+      process.stderr.write(`  ${name}: FAILED: ${e?.stack ?? e}\n`);
+    } finally {
+      clearTimeout(timer);
     }
-  } finally {
-    await shutdown();
+  };
+
+  for (const name of names.filter((n) => ROWS[n].phase === "bare")) await runRow(name);
+  const onCluster = names.filter((n) => ROWS[n].phase === "cluster");
+  if (onCluster.length) {
+    await init({ numCpus });
+    try {
+      // Start-up: workers start and the JIT warms up before the first row (3 s of sync tasks).
+      const until = performance.now() + (quick ? 0 : 3000);
+      do await get(small_value.remote()); while (performance.now() < until);
+      // The idle-worker row first, while the workers are fresh; then the rest in table order.
+      const order = [...onCluster.filter((n) => n === "idle_worker_rss_mb"), ...onCluster.filter((n) => n !== "idle_worker_rss_mb")];
+      for (const name of order) {
+        const waited = await untilCpusFree(quick ? 10 : 30);
+        if (waited > 1) {
+          notes.push(`before ${name}: waited ${waited.toFixed(1)} s for the node's CPUs to come back (leases of the previous row)`);
+          process.stderr.write(`  (${notes.at(-1)})\n`);
+        }
+        await runRow(name);
+      }
+    } finally {
+      await shutdown();
+    }
   }
 
-  printTable(names.map((n) => [n, results[n]]));
+  console.log("");
+  printResults(names, results, Object.fromEntries(Object.keys(failures).map((n) => [n, "FAILED (see stderr)"])));
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
-  const report = { date: new Date().toISOString(), node: process.version, platform: `${os.platform()} ${os.arch()}`,
-    cpuModel: os.cpus()[0]?.model, numCpus, ...settings, quick, rows: results };
+  const report = {
+    system: "helios", date: new Date().toISOString(), node: process.version, platform: `${os.platform()} ${os.arch()}`,
+    cpuModel: os.cpus()[0]?.model, cores: os.availableParallelism(), numCpus, nCpu: nCpu(), quick, timing, sizes,
+    ...(notes.length ? { notes } : {}),
+    rows: Object.fromEntries(names.filter((n) => results[n]).map((n) => [n, results[n]])),
+    ...(Object.keys(failures).length ? { failures } : {}),
+  };
   fs.writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
   const shown = path.relative(process.cwd(), jsonPath);
   console.log(`\nwrote ${shown.startsWith("..") ? jsonPath : shown}`);
+  // A row that timed out may still hold the event loop (its get() waits): end here.
+  if (Object.keys(failures).length) process.exit(1);
 }
 
-// ---- output and flags ------------------------------------------------------------------
-
-function fmt(v) {
-  if (!Number.isFinite(v)) return String(v);
-  return Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(v >= 10 ? 1 : 3);
+/**
+ * Wait until the agent has all its CPUs free again (every lease returned), at most `limit` s;
+ * returns the seconds waited. Rows start on a quiet node, as Ray's timer sleeps first; a
+ * killed actor's idle task leases have been seen to linger for seconds, and an actor needs a
+ * free CPU to be placed.
+ */
+async function untilCpusFree(limit) {
+  const t0 = performance.now();
+  for (;;) {
+    const info = await runtime().core.agent.call("info");
+    if ((info.available.CPU ?? 0) >= (info.total.CPU ?? 0)) break;
+    if (performance.now() - t0 > limit * 1000) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return (performance.now() - t0) / 1000;
 }
 
-function printTable(rows) {
-  const lines = rows.map(([name, r]) => [name, fmt(r.mean), "±", fmt(r.stddev),
-    r.mean ? `(${((100 * r.stddev) / r.mean).toFixed(1)}%)` : "", r.unit]);
-  const header = ["row", "mean", "", "stddev", "", "unit"];
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
-  const right = new Set([1, 3, 4]);   // numbers align right
-  const render = (l) => l.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
-  console.log("\n" + render(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const l of lines) console.log(render(l));
+async function describeStuck() {
+  if (!isInitialized()) return "the cluster is not running";
+  try {
+    const info = await runtime().core.agent.call("info");
+    return `agent: available ${JSON.stringify(info.available)}, workers ${JSON.stringify(info.workers.map((w) => ({ pid: w.pid, state: w.state, actor: w.actorId })))}`;
+  } catch (e) {
+    return `the agent did not answer: ${e}`;
+  }
 }
 
-function pickRows(spec) {
-  if (!spec) return Object.keys(ROWS);
+// ---- flags -----------------------------------------------------------------------------
+
+function pickRows(ROWS, spec) {
+  if (!spec) return Object.keys(ROWS).filter((n) => flags.long || !ROWS[n].long);
   const names = spec.split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(n in ROWS));
   if (unknown.length || !names.length) usage(`unknown row(s) ${unknown.join(", ") || "(none given)"}; known rows: ${Object.keys(ROWS).join(", ")}`);
-  return names;
+  return Object.keys(ROWS).filter((n) => names.includes(n));
 }
 
 function positiveInt(flag, text, fallback) {
@@ -195,10 +215,10 @@ function positiveInt(flag, text, fallback) {
   return n;
 }
 
-function positiveNumber(flag, text, fallback) {
+function nonNegative(flag, text, fallback) {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) usage(`${flag} takes a positive number, got '${text}'`);
+  if (!(n >= 0) || !Number.isFinite(n)) usage(`${flag} takes a number ≥ 0, got '${text}'`);
   return n;
 }
 

@@ -1,0 +1,130 @@
+// Rows of Helios's own: start-up latency, idle worker memory, Pool.map throughput, and
+// memory growth over a million tasks. Each run(ctx) returns { unit, mean, stddev, rounds,
+// details? }; ctx = { quick, timing, numCpus, root }.
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { get } from "helios";
+import { runtime } from "../dist/src/api.js";
+import { trivial } from "./workloads.mjs";
+import { timeit, stats, rssMb, childProcesses, sleep } from "./timeit.mjs";
+
+/** A fresh `node` process runs bench/first-result.mjs: init() → first get() result, in ms. */
+export async function initToFirstResult(ctx) {
+  const runs = ctx.quick ? 1 : 5;
+  const ms = [];
+  const wall = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const out = await runNode([path.join(ctx.root, "bench/first-result.mjs")], ctx.root, 60_000);
+    wall.push(performance.now() - t0);
+    const line = out.trim().split("\n").at(-1);
+    ms.push(JSON.parse(line).ms);
+  }
+  return { unit: "ms", ...stats(ms), rounds: ms,
+    details: { runs, note: "init() to the first get() result inside a fresh node process",
+      processWallMs: stats(wall).mean } };
+}
+
+/** VmRSS of the idle (not leased, no actor) workers, after they ran a few tasks and went idle. */
+export async function idleWorkerRss(ctx) {
+  await get(Array.from({ length: 4 * ctx.numCpus }, (_, i) => trivial.remote(i)));
+  await sleep(ctx.quick ? 300 : 2000);   // leases go back after 20 ms idle; let the workers settle
+  const info = await runtime().core.agent.call("info");
+  const idle = info.workers.filter((w) => w.state === "idle" && !w.actorId);
+  const rss = idle.map((w) => rssMb(w.pid)).filter((x) => x !== undefined);
+  if (!rss.length) throw new Error(`no idle worker to measure; the agent lists ${JSON.stringify(info.workers)}`);
+  return { unit: "MB", ...stats(rss), rounds: rss,
+    details: { workers: idle.map((w) => ({ pid: w.pid, rssMb: rssMb(w.pid) })), allWorkers: info.workers.length } };
+}
+
+/**
+ * 100k trivial tasks, one item per task, through Pool.map: helios/util's Pool (chunksize 1,
+ * its default number of processes: the cluster's CPUs) when the package has one, else a
+ * helper here that does what Pool.map does (every item submitted as its own task, results
+ * gathered in order).
+ */
+export async function poolMap(ctx) {
+  const n = ctx.quick ? 1000 : 100_000;
+  const items = Array.from({ length: n }, (_, i) => i);
+  let pool;
+  let which;
+  try {
+    const util = await import("helios/util");
+    if (typeof util.Pool === "function" && typeof util.Pool.prototype.map === "function") {
+      pool = new util.Pool();
+      which = "helios/util Pool (chunksize 1)";
+    }
+  } catch { /* no helios/util yet */ }
+  const map = pool
+    ? () => pool.map(trivial, items, { chunksize: 1 })
+    : () => get(items.map((x) => trivial.remote(x)));
+  which ??= "bench helper: get(items.map((x) => f.remote(x)))";
+  try {
+    const r = await timeit(async () => {
+      const out = await map();
+      if (out.length !== n || out[n - 1] !== n - 1) throw new Error(`Pool.map returned ${out.length} items`);
+    }, { multiplier: n, timing: ctx.timing });
+    return { unit: "items/s", ...r, details: { items: n, pool: which } };
+  } finally {
+    if (pool) { pool.close?.(); await pool.join?.(); }
+  }
+}
+
+/**
+ * 1,000,000 trivial tasks in waves of 10,000 (submit the wave, get it); RSS of the head, the
+ * agent and the driver before and after. The row is their summed growth per 100k tasks (mean
+ * over the ten 100k segments, ± their std); details keep each process's figures.
+ */
+export async function memoryGrowth(ctx) {
+  const total = ctx.quick ? 20_000 : 1_000_000;
+  const waveSize = ctx.quick ? 1000 : 10_000;
+  const segment = total / 10;
+  const procs = clusterPids();
+  const sample = () => Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, rssMb(pid) ?? NaN]));
+  const sum = (s) => Object.values(s).reduce((a, b) => a + b, 0);
+  const wave = () => get(Array.from({ length: waveSize }, (_, i) => trivial.remote(i)));
+
+  for (let i = 0; i < 5; i++) await wave();   // warm up, then let the heaps settle
+  await sleep(ctx.quick ? 100 : 2000);
+  const before = sample();
+  const samples = [before];
+  const t0 = performance.now();
+  for (let done = 0; done < total;) {
+    await wave();
+    done += waveSize;
+    if (done % segment === 0) samples.push(sample());
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await sleep(ctx.quick ? 100 : 2000);
+  const after = sample();
+  const perSegment = samples.slice(1).map((s, i) => ((sum(s) - sum(samples[i])) * 100_000) / segment);
+  const growth = ((sum(after) - sum(before)) * 100_000) / total;
+  return { unit: "MB/100k tasks", mean: growth, stddev: stats(perSegment).stddev, rounds: perSegment,
+    details: { tasks: total, wave: waveSize, seconds, tasksPerS: total / seconds, pids: procs, beforeMb: before, afterMb: after } };
+}
+
+/** The driver plus the head and agent of its embedded cluster (children of this process). */
+function clusterPids() {
+  const kids = childProcesses();
+  const head = kids.find((k) => /head\/main\.js/.test(k.cmdline));
+  const agent = kids.find((k) => /node-agent\/main\.js/.test(k.cmdline));
+  if (!head || !agent) throw new Error(`cannot find the head and agent among this process's children: ${JSON.stringify(kids)}`);
+  return { head: head.pid, agent: agent.pid, driver: process.pid };
+}
+
+/** Run `node args…`; resolve with its stdout, reject on a non-zero exit or after `timeoutMs`. */
+export function runNode(args, cwd, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { err += d; });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`node ${args.join(" ")} exited with ${code ?? signal}\n${err}`));
+    });
+  });
+}
