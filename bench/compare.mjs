@@ -188,7 +188,7 @@ function printComparison(rows, helios, ray, mp, notes) {
   const pct = (v, s) => (v && s !== undefined ? `±${((100 * s) / Math.abs(v)).toFixed(0)}%` : "");
   const ratio = (x) => (x === undefined ? "-" : x >= 10 ? `${x.toFixed(1)}x` : `${x.toFixed(2)}x`);
   const met = (c) => (c.met === undefined ? "n/a" : c.met ? "yes" : "NO");
-  const header = ["row", "unit", "Helios", "", "Ray", "", "Helios/Ray", "baseline", "Helios/baseline", "target", "met"];
+  const header = ["row", "unit", "Helios", "±", "Ray", "±", "Helios/Ray", "baseline", "Helios/baseline", "target", "met"];
   const lines = rows.map((x) => {
     const value = x.baselineOnly ? x.baselineOnly.mean : x.helios;
     const std = x.baselineOnly ? x.baselineOnly.stddev : x.heliosStd;

@@ -70,6 +70,12 @@ export async function poolMap(ctx) {
   }
 }
 
+/** The memory-growth row, in a fresh driver process with its own cluster (bench/memory-growth.mjs). */
+export async function memoryGrowthRow(ctx) {
+  const out = await runNode([path.join(ctx.root, "bench/memory-growth.mjs"), ...(ctx.quick ? ["--quick"] : [])], ctx.root, 30 * 60_000);
+  return JSON.parse(out.trim().split("\n").at(-1));
+}
+
 /**
  * 1,000,000 trivial tasks in waves of 10,000 (submit the wave, get it); RSS of the head, the
  * agent and the driver before and after. The row is their summed growth per 100k tasks (mean

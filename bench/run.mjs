@@ -8,8 +8,9 @@
 //   init_to_first_result_ms          a fresh node process: init() to the first get() result (5 runs)
 //   idle_worker_rss_mb               VmRSS of each idle worker process
 //   pool_map_100k_per_s              100k trivial tasks, one item per task, through Pool.map
-//   memory_growth_mb_per_100k_tasks  1M tasks in waves of 10k: head + agent + driver RSS growth
-//                                    per 100k tasks (opt-in: --long, or name it in --rows)
+//   memory_growth_mb_per_100k_tasks  1M tasks in waves of 10k, in a fresh driver and cluster: head +
+//                                    agent + driver RSS growth per 100k tasks (opt-in: --long, or
+//                                    name it in --rows)
 //   raw_socket_pingpong_per_s        framed ping-pong between two node processes over TCP
 //   memcpy_gb_per_s                  Buffer.copy of 1 GB of touched memory
 //
@@ -27,15 +28,22 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import * as v8 from "node:v8";
+import * as vm from "node:vm";
 import { init, shutdown, get, isInitialized } from "helios";
 import { runtime } from "../dist/src/api.js";
 import { RAY_ROWS, FULL_SIZES, QUICK_SIZES, nCpu } from "./ray-rows.mjs";
-import { initToFirstResult, idleWorkerRss, poolMap, memoryGrowth } from "./helios-rows.mjs";
+import { initToFirstResult, idleWorkerRss, poolMap, memoryGrowthRow } from "./helios-rows.mjs";
 import { pingPong, memcpy } from "./baselines.mjs";
 import { timeit, DEFAULT_TIMING, QUICK_TIMING, printResults } from "./timeit.mjs";
 import { small_value } from "./workloads.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+// Rows start with the driver's garbage collected (CPython frees on the spot; V8 would carry a
+// previous row's 800 MB arrays into the next row's GCs).
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = vm.runInNewContext("gc");
 const root = path.resolve(here, "..");
 
 const { values: flags } = parseArgs({
@@ -83,7 +91,7 @@ function rowTable() {
     init_to_first_result_ms: { phase: "bare", run: initToFirstResult },
     idle_worker_rss_mb: { phase: "cluster", run: idleWorkerRss },
     pool_map_100k_per_s: { phase: "cluster", run: poolMap },
-    memory_growth_mb_per_100k_tasks: { phase: "cluster", long: true, run: memoryGrowth },
+    memory_growth_mb_per_100k_tasks: { phase: "bare", long: true, run: memoryGrowthRow },
     raw_socket_pingpong_per_s: { phase: "bare", run: pingPong },
     memcpy_gb_per_s: { phase: "bare", run: memcpy },
   });
@@ -113,6 +121,7 @@ async function main() {
   const failures = {};
   const notes = [];
   const runRow = async (name) => {
+    collectGarbage();
     const t0 = performance.now();
     process.stderr.write(`  ${name} …\n`);
     let timer;
