@@ -50,8 +50,33 @@ exitWithParent(() => {
 
 /** Objects live in /dev/shm when it exists and has room, else in the temp dir. */
 function pickStoreDir(id: string): string {
+  for (const base of ["/dev/shm", os.tmpdir()]) sweepStaleStores(base);
   const base = fs.existsSync("/dev/shm") && fs.statfsSync("/dev/shm").bavail * fs.statfsSync("/dev/shm").bsize > 1 << 30 ? "/dev/shm" : os.tmpdir();
   const dir = path.join(base, `helios-objects-${id}`);
   fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, ".agent-pid"), `${process.pid}\n`);
   return dir;
+}
+
+/**
+ * An agent that was SIGKILLed (or lost its machine's power) could not remove its store, and
+ * objects in /dev/shm hold memory until someone does: remove the stores whose agent is gone.
+ */
+function sweepStaleStores(base: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(base).filter((n) => n.startsWith("helios-objects-")); } catch { return; }
+  for (const name of names) {
+    const dir = path.join(base, name);
+    let pid: number;
+    try { pid = Number(fs.readFileSync(path.join(dir, ".agent-pid"), "utf8")); } catch { continue; }
+    if (pid > 0 && isAgent(pid)) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isAgent(pid: number): boolean {
+  if (fs.existsSync("/proc/self/cmdline")) {   // also guards against a reused pid
+    try { return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("node-agent"); } catch { return false; }
+  }
+  try { process.kill(pid, 0); return true; } catch (e: any) { return e.code === "EPERM"; }
 }

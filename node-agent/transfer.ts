@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { WireServer, connect, type Connection, type Message } from "../src/rpc/wire.js";
 import type { ObjectId } from "../src/ids.js";
 import { pullChunks, readChunk } from "../src/rpc/chunks.js";
+import { LocalStore } from "../src/core/store.js";
 
 
 export class ObjectTransfer {
@@ -17,7 +18,10 @@ export class ObjectTransfer {
   /** Bytes served to other nodes and pulled from them (how often objects crossed the network). */
   readonly stats = { servedBytes: 0, pulledBytes: 0, pulls: 0 };
 
+  private store: LocalStore;
+
   constructor(private storeDir: string, private token: string) {
+    this.store = new LocalStore(storeDir);
     this.server = new WireServer(token, (conn) => { conn.onRequest = (m) => this.serve(m); });
   }
 
@@ -70,7 +74,7 @@ export class ObjectTransfer {
   }
 
   free(id: ObjectId): void {
-    fs.rm(this.file(id), { force: true }, () => {});
+    this.store.recycle(id);
     const holders = this.copies.get(id);
     this.copies.delete(id);
     for (const h of holders ?? []) this.connection(h).then((c) => c.send({ t: "free", id }), () => {});

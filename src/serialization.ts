@@ -3,12 +3,16 @@
 // reader gets a view of the same type over the bytes it read (no copy through msgpack).
 //
 // Layout: u32 magic | u32 bodyLength | u32 bufferCount | u32 0 | f64 length × count
-//         | body | pad8 | (buffer | pad8) × count
+//         | body | (pad | buffer) × count
+// Each buffer starts 8-byte aligned, and 4 KiB aligned from 64 KiB up: a large copy between
+// addresses that differ mod 4 KiB runs at a third of memory speed here (4K aliasing), so
+// big buffers keep the page offset they have in a freshly allocated source.
 import { Packr, addExtension } from "msgpackr";
 import { SerializationError } from "./errors.js";
 
 const MAGIC = 0x31564c48; // "HLV1"
 const OOB_THRESHOLD = 16 * 1024;
+const alignOf = (length: number) => (length >= 64 * 1024 ? 4096 : 8);
 
 /** How ObjectRefs and actor handles nested in values are written and rebuilt (set by the core worker). */
 export interface HandleCodec {
@@ -114,7 +118,8 @@ export function serialize(value: unknown, path = "value"): Serialized {
   const chunks: Uint8Array[] = [header, body];
   let size = header.length + body.length;
   for (const b of buffers) {
-    const pad = (8 - (size % 8)) % 8;
+    const align = alignOf(b.byteLength);
+    const pad = (align - (size % align)) % align;
     if (pad) { chunks.push(Buffer.alloc(pad)); size += pad; }
     chunks.push(b); size += b.byteLength;
   }
@@ -139,7 +144,8 @@ export function deserialize(buf: Uint8Array): unknown {
   const bufs: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const len = view.readDoubleLE(16 + 8 * i);
-    offset += (8 - (offset % 8)) % 8;
+    const align = alignOf(len);
+    offset += (align - (offset % align)) % align;
     bufs.push(new Uint8Array(buf.buffer, buf.byteOffset + offset, len));
     offset += len;
   }

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, get, put, wait, GetTimeoutError } from "helios";
 import { startCluster, waitFor } from "./helpers.mjs";
+import { collectGarbage } from "../dist/src/core/gc.js";
 
 let cluster;
 before(async () => { cluster = await startCluster(); });
@@ -75,4 +76,56 @@ test("objects are freed once nothing refers to them: 100 × 50 MB puts stay boun
   assert.ok(peak < 2.5 * 1024 ** 3, `store peaked at ${(peak / 1024 ** 3).toFixed(2)} GiB for 5 GiB put`);
   global.gc?.();
   await waitFor(() => { global.gc?.(); return used() < 600 * 1024 * 1024; }, 10_000, "the store to drain");
+});
+
+test("a driver's large puts held in its memory stay bounded too, and their buffers are reused", async () => {
+  const core = cluster.rt.core;
+  let peak = 0;
+  for (let i = 0; i < 60; i++) {
+    put(new Float64Array(50 * 1024 * 1024 / 8).fill(i));
+    peak = Math.max(peak, core.memoryStats().heldBytes);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(peak < 1.5 * 1024 ** 3, `held puts peaked at ${(peak / 1024 ** 3).toFixed(2)} GiB for 3 GiB put`);
+  await waitFor(() => { collectGarbage(); return core.memoryStats().heldObjects === 0; }, 10_000, "held puts to be freed");
+  assert.ok(core.memoryStats().pooledBytes >= 50 * 1024 * 1024, "freed buffers are kept for the next puts");
+});
+
+test("a large put is a snapshot held by its owner, written to the node store when a task needs it", async () => {
+  const store = cluster.rt.core.store.dir;
+  const a = new Float64Array(1_000_000).fill(1);
+  const ref = put(a);
+  a.fill(7);   // changing the source after put does not change the object
+  assert.equal(fs.existsSync(path.join(store, ref.id)), false, "not in the store before it leaves the driver");
+  const got = await get(ref);
+  assert.equal(got[0], 1);
+  got[0] = 99;   // get returns a copy: the object is unchanged
+  assert.equal((await get(ref))[0], 1);
+  const sum = remote((x) => x.reduce((s, v) => s + v, 0));
+  assert.equal(await get(sum.remote(ref)), 1_000_000);
+  assert.ok(fs.existsSync(path.join(store, ref.id)), "in the store once a task took it");
+  assert.equal((await get(ref))[5], 1);
+});
+
+test("a ref to a held put nested in a value is readable by a task", async () => {
+  const ref = put(new Uint8Array(500_000).fill(3));
+  const first = remote(async (box) => { const { get } = await import("helios"); return (await get(box.inner))[499_999]; });
+  assert.equal(await get(first.remote({ inner: ref })), 3);
+});
+
+test("freed store files are kept as segments and reused by the next large value", async () => {
+  const store = cluster.rt.core.store.dir;
+  const pool = path.join(store, ".pool");
+  const segments = () => { try { return fs.readdirSync(pool); } catch { return []; } };
+  const make = remote((n, v) => new Float64Array(n).fill(v));
+  const before = segments().length;
+  let ref = make.remote(1_000_000, 1);
+  assert.equal((await get(ref))[0], 1);
+  ref = undefined;
+  await waitFor(() => { collectGarbage(); return segments().length > before; }, 10_000, "the freed file to become a segment");
+  const after = segments().length;
+  const again = make.remote(1_000_000, 2);
+  const v = await get(again);
+  assert.equal(v[999_999], 2);
+  assert.equal(segments().length, after - 1, "the next value of that size took the segment");
 });

@@ -4,8 +4,10 @@
 // requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, and
 // execution of pushed work in executor.ts.
 import { AsyncLocalStorage } from "node:async_hooks";
+import * as os from "node:os";
 import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
 import { LocalStore } from "./store.js";
+import { BufferPool } from "./buffer-pool.js";
 import { Connection, WireServer, connect, type Message } from "../rpc/wire.js";
 import { RpcClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
@@ -18,6 +20,10 @@ import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-han
 
 /** Values up to this size travel inline; larger ones go to the node's object store. */
 export const INLINE_MAX = 100 * 1024;
+
+/** Bytes of put() values an owner keeps in its own memory before they go to the node store. */
+const HELD_MAX_BYTES = Number(process.env.HELIOS_HELD_BYTES ?? Math.min(2 ** 34, os.totalmem() / 4));
+const BUFFER_MAX = 2 ** 32 - 1;
 
 export interface CoreWorkerConfig {
   mode: "driver" | "worker";
@@ -184,8 +190,57 @@ export class CoreWorker {
   put<T>(value: T): ObjectRef<T> {
     const id = newPutId();
     const obj = this.newObject(id);
-    this.setValue(id, obj, this.toWire(id, serialize(value, "put(value)")));
+    const s = serialize(value, "put(value)");
+    this.setValue(id, obj, this.canHold(s.size) ? this.holdValue(id, s) : this.toWire(id, s));
     return new ObjectRef<T>(id, this.address);
+  }
+
+  // A large put() is copied into this process's memory (reused, already-touched buffers: a
+  // copy at memory speed) and written to the node store only when a ref leaves the process —
+  // as a task argument or when another process asks for it. Many puts are read back by their
+  // owner or dropped; the ones that travel pay the store write they would have paid anyway.
+  private held = new Map<ObjectId, Buffer>();
+  private heldBytes = 0;
+  private buffers = new BufferPool(Math.min(2 ** 31, HELD_MAX_BYTES / 4));
+
+  private canHold(size: number): boolean {
+    return size > INLINE_MAX && size <= BUFFER_MAX && !!this.config.transferAddress && this.heldBytes + size <= HELD_MAX_BYTES;
+  }
+
+  private holdValue(id: ObjectId, s: Serialized): WireValue {
+    const buf = this.buffers.take(s.size);
+    let pos = 0;
+    for (const c of s.chunks) { buf.set(c, pos); pos += c.byteLength; }
+    this.held.set(id, buf.length === s.size ? buf : buf.subarray(0, s.size));
+    this.heldBytes += buf.length;
+    return { s: s.size, id, node: this.config.nodeId, at: this.config.transferAddress! };
+  }
+
+  private release(id: ObjectId): boolean {
+    const b = this.held.get(id);
+    if (!b) return false;
+    this.held.delete(id);
+    const whole = Buffer.from(b.buffer, 0, b.buffer.byteLength);
+    this.heldBytes -= whole.length;
+    this.buffers.give(whole);
+    return true;
+  }
+
+  /** Bytes of put() values held in this process, and of freed buffers kept for reuse. */
+  memoryStats(): { heldBytes: number; pooledBytes: number; heldObjects: number } {
+    return { heldBytes: this.heldBytes, pooledBytes: this.buffers.pooledBytes, heldObjects: this.held.size };
+  }
+
+  /** A value is about to leave this process: make sure a held one is in the node store. */
+  exported(v: WireValue): WireValue {
+    if ("s" in v) {
+      const b = this.held.get(v.id);
+      if (b) {
+        this.store.write(v.id, { chunks: [b], size: b.length, nested: [] });
+        this.release(v.id);
+      }
+    }
+    return v;
   }
 
   /** Own an already serialized value (a large task argument). */
@@ -223,6 +278,8 @@ export class CoreWorker {
   private async readStored(v: StoredValue): Promise<Uint8Array> {
     const mem = this.memStore.get(v.id);
     if (mem) return mem;
+    const held = this.held.get(v.id);
+    if (held) return Buffer.from(held);   // a copy: the caller may change what it gets
     try {
       if (this.config.transferAddress) {
         if (v.node !== this.config.nodeId) await this.agent.call("fetchObject", { id: v.id, from: v.at });
@@ -296,7 +353,7 @@ export class CoreWorker {
   private maybeFree(id: ObjectId, o: OwnedObject): void {
     if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
     this.objects.delete(id);
-    if (o.value && "s" in o.value) this.freeStored(o.value);
+    if (o.value && "s" in o.value && !this.release(id)) this.freeStored(o.value);
   }
 
   /** Wait until an object is available and return where its value is (or its error). */
@@ -393,7 +450,8 @@ export class CoreWorker {
       case "getObject": {
         const obj = this.objects.get(msg.id);
         if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
-        return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef);
+        return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef)
+          .then((o) => ("value" in o ? { value: this.exported(o.value) } : o));
       }
       case "stat": {   // the chunk protocol of node-agent/transfer.ts, for values held in memory here
         const b = this.memStore.get(msg.id);

@@ -81,7 +81,7 @@ export class Runtime {
       if (v instanceof ObjectRef) {
         const o = await this.core.locate(v);
         if ("error" in o) throw new ArgumentError(o.error);
-        out.push(o.value);
+        out.push(this.core.exported(o.value));
       } else {
         out.push({ v: concat(v) });
       }
