@@ -76,7 +76,9 @@ export class WorkerPool {
     const proc = fork(workerMain, [], {
       // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
       cwd, execArgv: [...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])], stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
-      env: { ...process.env, HELIOS_WORKER: JSON.stringify(env) },
+      // msgpackr's native string extractor pays off only for large string-heavy messages and
+      // costs each worker ~1–4 MB of resident memory; the user may turn it back on.
+      env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;
     const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", peers: 0, ready: new Promise((r) => (resolveReady = r)) };

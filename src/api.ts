@@ -1,16 +1,14 @@
 // The public API of DESIGN.md. In a driver, init() starts (or joins) a cluster; in a
 // worker the same functions use the worker's runtime, so tasks can submit tasks.
 import * as os from "node:os";
-import { randomBytes } from "node:crypto";
 import { Runtime } from "./core/runtime.js";
 import { ObjectRef, isObjectRef } from "./core/object-ref.js";
 import { actorRecord } from "./core/actor-handle.js";
-import { startLocalCluster, type LocalCluster } from "./cluster/local.js";
+import type { LocalCluster } from "./cluster/local.js";
 import { IllegalStateError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
 import { RpcClient } from "./rpc/grpc.js";
-import { packDir, uploadPackage } from "./cluster/package.js";
 import { splitAddress } from "./rpc/wire.js";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -41,6 +39,8 @@ export async function init(options: InitOptions = {}): Promise<void> {
   const address = options.address ?? process.env.HELIOS_ADDRESS;
   if (address) return join(address, options);
   const numCpus = options.numCpus ?? os.availableParallelism();
+  // Workers import this module too: what only a driver's init() needs is loaded here, on demand.
+  const [{ randomBytes }, { startLocalCluster }] = await Promise.all([import("node:crypto"), import("./cluster/local.js")]);
   const token = options.token ?? randomBytes(24).toString("base64url");
   const resources: Record<string, number> = { CPU: numCpus, ...options.resources };
   if (options.numGpus) resources.GPU = options.numGpus;
@@ -74,6 +74,7 @@ async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean, 
   const job: JobInfo = { jobId: c.jobId, namespace: c.namespace, driverAddress: rt.core.address,
     cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
   if (workingDir && ship) {
+    const { packDir, uploadPackage } = await import("./cluster/package.js");
     const packed = await packDir(workingDir, env.excludes);
     await uploadPackage(rt.core.head, packed);
     job.package = packed.hash;

@@ -1,7 +1,7 @@
 // The runtime of one process: the public API's operations, built on the core worker,
 // the task submitter and the actor caller.
 import { CoreWorker, INLINE_MAX, taskContext, type CoreWorkerConfig } from "./core-worker.js";
-import { TaskSubmitter, type PendingTask } from "./submitter.js";
+import { TaskSubmitter, MAX_LEASES, shapeKey, type PendingTask } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
@@ -38,14 +38,13 @@ export class Runtime {
     const numReturns = options.numReturns ?? 1;
     const taskId = newTaskId();
     const name = options.name ?? fn.name;
-    const resources = taskResources(options);
-    const strategy = checkStrategy(options.schedulingStrategy);
+    const { resources, strategy, shape, maxLeases } = this.shapeOf(options);
     const { values, pinned } = this.serializeArgs(args, name);
     const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = returnIds.map((id) => this.core.pending(id, taskId));
     const task: PendingTask = {
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
-      fn, resources, strategy, returnIds, state: "resolving", pinned,
+      fn, resources, strategy, shape, maxLeases, returnIds, state: "resolving", pinned,
       retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions, attempts: 1,
     };
     this.tasks.set(taskId, task);
@@ -60,6 +59,20 @@ export class Runtime {
       this.submitter.submit(task);
     }, (e) => this.complete(task, { error: toErrorInfo(e) }));
     return refs;
+  }
+
+  // A remote function's options object is fixed (options() makes a new one): its resources,
+  // strategy and queue are worked out once, not on every call.
+  private shapes = new WeakMap<TaskOptions, Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases">>();
+  private shapeOf(options: TaskOptions): Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases"> {
+    let s = this.shapes.get(options);
+    if (!s) {
+      const resources = taskResources(options);
+      const strategy = checkStrategy(options.schedulingStrategy);
+      const maxLeases = (options as { [MAX_LEASES]?: number })[MAX_LEASES];
+      this.shapes.set(options, s = { resources, strategy, maxLeases, shape: shapeKey(resources, strategy, maxLeases) });
+    }
+    return s;
   }
 
   /** Serialize at the call site (so a bad argument throws here); pin refs until the call ends. */
@@ -155,7 +168,7 @@ export class Runtime {
     const task: PendingTask = {
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
         actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } },
-      fn: undefined as any, resources: {}, returnIds, state: "resolving", pinned, retriesLeft: 0, attempts: 1,
+      fn: undefined as any, resources: {}, shape: "", returnIds, state: "resolving", pinned, retriesLeft: 0, attempts: 1,
     };
     this.actors.call(actor.actorId, async () => {
       task.spec.args = await this.resolveArgs(values);

@@ -15,14 +15,25 @@ import type { RpcClient } from "../rpc/grpc.js";
 import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
 import type { ObjectId } from "../ids.js";
+import { Deque } from "./deque.js";
 
 export type TaskState = "resolving" | "queued" | "pushed" | "done";
+
+/**
+ * An internal task option: at most this many leased workers for these tasks, so at most this
+ * many run at once while the rest wait pipelined or queued (helios/util's Pool). A symbol key,
+ * so it passes through options() untouched and is not part of the public options.
+ */
+export const MAX_LEASES = Symbol.for("helios.maxLeases");
 
 export interface PendingTask {
   spec: TaskSpec;
   fn: CodeDescriptor;
   resources: Resources;
   strategy?: Strategy;
+  /** The queue it waits in: resources, strategy and lease limit (computed once per options object). */
+  shape: string;
+  maxLeases?: number;
   returnIds: ObjectId[];
   state: TaskState;
   /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
@@ -47,17 +58,19 @@ interface Lease {
   idle?: NodeJS.Timeout;
   queue: ShapeQueue;
   nodeDied?: boolean;
+  onClose?: () => void;
 }
 interface ShapeQueue {
   resources: Resources;
   strategy?: Strategy;
-  tasks: PendingTask[];
+  tasks: Deque<PendingTask>;
   leases: Set<Lease>;
   requesting: number;
   /** Lease requests that failed in a row for a transient reason (an unreachable agent). */
   failures: number;
   /** Moving average of a task's round trip (ms), to decide whether to pipeline. */
   rtt: number;
+  maxLeases: number;
 }
 
 /** How long an idle lease is kept for more work of its shape before it goes back to the agent. */
@@ -75,9 +88,11 @@ export class TaskSubmitter {
   }
 
   submit(task: PendingTask): void {
-    const key = shapeKey(task.resources, task.strategy);
-    let q = this.queues.get(key);
-    if (!q) this.queues.set(key, q = { resources: task.resources, strategy: task.strategy, tasks: [], leases: new Set(), requesting: 0, failures: 0, rtt: PIPELINE_BELOW_MS * 2 });
+    let q = this.queues.get(task.shape);
+    if (!q) {
+      this.queues.set(task.shape, q = { resources: task.resources, strategy: task.strategy, tasks: new Deque(), leases: new Set(), requesting: 0,
+        failures: 0, rtt: PIPELINE_BELOW_MS * 2, maxLeases: task.maxLeases ?? Infinity });
+    }
     task.state = "queued";
     q.tasks.push(task);
     this.dispatch(q);
@@ -85,11 +100,8 @@ export class TaskSubmitter {
 
   /** Remove a task that has not been pushed yet; true when it was still queued. */
   dequeue(task: PendingTask): boolean {
-    const q = this.queues.get(shapeKey(task.resources, task.strategy));
-    const i = q ? q.tasks.indexOf(task) : -1;
-    if (i < 0) return false;
-    q!.tasks.splice(i, 1);
-    return true;
+    const q = this.queues.get(task.shape);
+    return !!q && q.tasks.remove(task);
   }
 
   private depth(q: ShapeQueue): number {
@@ -106,7 +118,7 @@ export class TaskSubmitter {
       }
     }
     const wanted = Math.ceil(q.tasks.length / depth);
-    while (wanted > q.requesting && q.requesting < MAX_LEASE_REQUESTS) this.requestLease(q);
+    while (wanted > q.requesting && q.requesting < MAX_LEASE_REQUESTS && q.leases.size + q.requesting < q.maxLeases) this.requestLease(q);
   }
 
   /** Ask the local agent; follow one spillback to the agent the head chose. */
@@ -129,7 +141,9 @@ export class TaskSubmitter {
         }
         const lease: Lease = { grant, agent, conn, queue: q, inflight: [] };
         q.leases.add(lease);
-        conn.once("close", () => this.leaseLost(lease));
+        // Leases of one worker come and go on one connection: each takes its listener with it.
+        lease.onClose = () => this.leaseLost(lease);
+        conn.once("close", lease.onClose);
         if (!q.tasks.length) this.idle(lease);
         q.failures = 0;
       }, async (e) => {
@@ -175,6 +189,7 @@ export class TaskSubmitter {
   private idle(lease: Lease): void {
     const giveBack = () => {
       lease.queue.leases.delete(lease);
+      lease.conn.off("close", lease.onClose!);
       lease.agent.call("returnLease", { leaseId: lease.grant.leaseId }).catch(() => {});
     };
     if (lease.queue.strategy === "SPREAD") return giveBack();
@@ -239,7 +254,7 @@ export class TaskSubmitter {
 
   private failQueue(q: ShapeQueue, e: unknown): void {
     const error: ErrorInfo = e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
-    for (const t of q.tasks.splice(0)) this.complete(t, { error });
+    for (const t of q.tasks.drain()) this.complete(t, { error });
   }
 
   /** Give every held lease back (at shutdown), so its resources are free at once. */
@@ -248,6 +263,7 @@ export class TaskSubmitter {
     for (const q of this.queues.values()) {
       for (const lease of q.leases) {
         if (lease.idle) clearTimeout(lease.idle);
+        lease.conn.off("close", lease.onClose!);
         calls.push(lease.agent.call("returnLease", { leaseId: lease.grant.leaseId }, 2000).catch(() => {}));
       }
       q.leases.clear();
@@ -267,6 +283,6 @@ function withAttempts(e: ErrorInfo, attempts: number): ErrorInfo {
   return attempts > 1 ? { ...e, message: `${e.message} (after ${attempts} attempts)` } : e;
 }
 
-function shapeKey(r: Resources, strategy?: Strategy): string {
-  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",") + "|" + JSON.stringify(strategy ?? "DEFAULT");
+export function shapeKey(r: Resources, strategy?: Strategy, maxLeases?: number): string {
+  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",") + "|" + JSON.stringify(strategy ?? "DEFAULT") + "|" + (maxLeases ?? "");
 }

@@ -3,8 +3,12 @@
 // msgpack array of messages; messages sent in one tick leave in one write (batching).
 // A connection starts with a hello carrying the cluster token and protocol version.
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tlsTypes from "node:tls";
+import { createRequire } from "node:module";
 import { tlsConfig } from "./tls.js";
+
+// node:tls only when TLS is configured: loading it costs every worker ~2 MB.
+const tls = (): typeof tlsTypes => createRequire(import.meta.url)("node:tls");
 import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
@@ -142,7 +146,7 @@ export function connect(address: string, token: string): Promise<Connection> {
   const [host, port] = splitAddress(address);
   return new Promise((resolve, reject) => {
     const t = tlsConfig();
-    const socket = t ? tls.connect({ host, port, ca: t.ca, cert: t.cert, key: t.key, servername: net.isIP(host) ? undefined : host })
+    const socket = t ? tls().connect({ host, port, ca: t.ca, cert: t.cert, key: t.key, servername: net.isIP(host) ? undefined : host })
       : net.connect({ host, port });
     socket.once("error", reject);
     socket.once(t ? "secureConnect" : "connect", () => {
@@ -161,7 +165,7 @@ export function connect(address: string, token: string): Promise<Connection> {
 }
 
 export class WireServer {
-  private server: net.Server | tls.Server;
+  private server: net.Server | tlsTypes.Server;
   readonly connections = new Set<Connection>();
   address = "";
   /** Called after an accepted connection passed the handshake, and after one closed. */
@@ -171,7 +175,7 @@ export class WireServer {
   constructor(private token: string, private onConnection: (conn: Connection) => void) {
     const t = tlsConfig();
     this.server = t
-      ? tls.createServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (socket) => this.accept(socket))
+      ? tls().createServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (socket) => this.accept(socket))
       : net.createServer((socket) => this.accept(socket));
   }
 

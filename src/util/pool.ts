@@ -1,8 +1,9 @@
 // Pool: multiprocessing.Pool over Helios tasks.
 //
 // Design: a Pool is *not* a set of actors. Each chunk of items is one task (the `runChunk`
-// remote function applies the user's function to the chunk), and the pool lets at most
-// `processes` of its tasks run at once (a FIFO semaphore). Why tasks: they need no start-up,
+// remote function applies the user's function to the chunk), all submitted at once; the
+// task submitter leases at most `processes` workers for them, so at most that many run at
+// once while the rest wait pipelined to those workers, in order. Why tasks: they need no start-up,
 // the cluster schedules and spreads them (and spills them to other nodes) like any task, a
 // crash costs one chunk rather than a pool member, and `terminate()` is just cancel().
 // `processes` defaults to the cluster's CPU count, asked of the head on first use.
@@ -11,6 +12,7 @@ import * as os from "node:os";
 import { cancel, get, runtime } from "../api.js";
 import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
 import type { ObjectRef } from "../core/object-ref.js";
+import { MAX_LEASES } from "../core/submitter.js";
 import type { NodeInfo } from "../protocol.js";
 import type { TaskOptions } from "../types.js";
 import { AsyncResult } from "./async-result.js";
@@ -51,31 +53,12 @@ interface Job {
   run(items: unknown[], star: boolean, start: number): Promise<unknown[]>;
 }
 
-/** A FIFO counting semaphore whose size is known asynchronously. */
-class Slots {
-  private free?: number;
-  private waiting: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  constructor(private readonly size: () => Promise<number>) {}
-  async acquire(): Promise<void> {
-    const n = await this.size();
-    this.free ??= n;
-    if (this.free > 0) { this.free--; return; }
-    await new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-  release(): void {
-    const w = this.waiting.shift();
-    if (w) w.resolve(); else this.free!++;
-  }
-  rejectAll(e: unknown): void { for (const w of this.waiting.splice(0)) w.reject(e); }
-}
-
 /**
  * A pool of workers that maps a function over items: `const pool = new Pool({ processes: 4 }); await pool.map(square, [1, 2, 3])`.
  */
 export class Pool {
   private state: "RUN" | "CLOSE" | "TERMINATE" = "RUN";
   private size?: Promise<number>;
-  private readonly slots = new Slots(() => this.processes());
   private readonly inflight = new Set<ObjectRef<unknown>>();
   private readonly outstanding = new Set<Promise<unknown>>();
   private readonly jobs = new WeakMap<object, Promise<Job>>();
@@ -148,7 +131,6 @@ export class Pool {
   async terminate(): Promise<void> {
     if (this.state === "TERMINATE") return;
     this.state = "TERMINATE";
-    this.slots.rejectAll(new TaskCancelledError("the pool was terminated before this item started"));
     await Promise.all([...this.inflight].map((r) => cancel(r).catch(() => {})));
   }
 
@@ -177,32 +159,27 @@ export class Pool {
   private async runChunk(job: Promise<Job>, items: unknown[], star: boolean, start: number): Promise<unknown[]> {
     const j = await job;
     try {
-      await this.slots.acquire();
-    } catch (e) {
-      throw new PoolItemError(start, j.name, e);
-    }
-    try {
       if (this.state === "TERMINATE") throw new TaskCancelledError("the pool was terminated before this item started");
       return await j.run(items, star, start);
     } catch (e) {
       const index = items.length === 1 ? start : itemIndexFromStack((e as TaskError).remoteStack);
       throw new PoolItemError(index ?? start, j.name, e, index === undefined ? [start, start + items.length - 1] : undefined);
-    } finally {
-      this.slots.release();
     }
   }
 
   private job(fn: Target<any[], unknown>, api: string): Promise<Job> {
     let job = this.jobs.get(fn);
     if (job) return job;
-    const taskOptions = this.options.taskOptions ?? {};
+    const limited = async () => ({ ...this.options.taskOptions, [MAX_LEASES]: await this.processes() }) as TaskOptions;
     if (isRemoteFunction(fn)) {
-      const f = Object.keys(taskOptions).length ? fn.options(taskOptions) : fn;
-      job = Promise.resolve({ name: (fn as unknown as Function).name, run: (items, star) =>
-        this.collect(items.map((it) => (star ? f.remote(...(it as unknown[])) : f.remote(it)))) });
+      job = limited().then((options) => {
+        const f = fn.options(options);
+        return { name: (fn as unknown as Function).name, run: (items, star) =>
+          this.collect(items.map((it) => (star ? f.remote(...(it as unknown[])) : f.remote(it)))) };
+      });
     } else {
-      job = describeFunction(fn as Function, api).then((spec) => {
-        const f = runChunk.options({ ...taskOptions, name: spec.name });
+      job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]) => {
+        const f = runChunk.options({ ...options, name: spec.name });
         return { name: spec.name, run: async (items, star, start) => (await this.collect([f.remote(spec, items, star, start)]))[0] as unknown[] };
       });
     }
