@@ -55,7 +55,29 @@ type Outcome = { value: WireValue } | { error: ErrorInfo };
 
 /** What runs now in this process: read by logs, nested submission and getRuntimeContext(). */
 export interface TaskContext { taskId?: TaskId; name: string; actorId?: ActorId }
-export const taskContext = new AsyncLocalStorage<TaskContext>();
+
+/**
+ * The running task's context. A worker runs one task at a time (an actor one call at a time,
+ * unless maxConcurrency > 1), so a variable set for the task's whole run is exact and free.
+ * Interleaving calls need the context to follow their own async chains: an AsyncLocalStorage,
+ * switched on by concurrent() — it installs promise hooks that tax every promise of the process.
+ */
+class TaskContexts {
+  private als?: AsyncLocalStorage<TaskContext>;
+  private current?: TaskContext;
+
+  concurrent(): void { this.als ??= new AsyncLocalStorage(); }
+
+  getStore(): TaskContext | undefined { return this.als ? this.als.getStore() : this.current; }
+
+  async run<R>(ctx: TaskContext, fn: () => R | Promise<R>): Promise<R> {
+    if (this.als) return this.als.run(ctx, fn);
+    const outer = this.current;
+    this.current = ctx;
+    try { return await fn(); } finally { this.current = outer; }
+  }
+}
+export const taskContext = new TaskContexts();
 
 export class CoreWorker {
   readonly head: RpcClient;
@@ -67,7 +89,8 @@ export class CoreWorker {
   private refs: LocalRefCounts;
   private conns = new Map<string, Promise<Connection>>();
   private busy = 0;
-  private keepAlive?: NodeJS.Timeout;
+  /** Ref'd while the user awaits cluster work (made once: a timer per get() cost 2% of a sync loop). */
+  private keepAlive = setInterval(() => {}, 1 << 30).unref();
   /** Set by the executor: the wire messages a worker serves beyond object requests. */
   handlers: Record<string, (msg: Message, conn: Connection) => unknown> = {};
   blockedHook?: (blocked: boolean) => Promise<void>;
@@ -107,15 +130,15 @@ export class CoreWorker {
     this.head.close();
     this.agent.close();
     for (const a of this.agents.values()) a.close();
-    if (this.keepAlive) clearInterval(this.keepAlive);
+    clearInterval(this.keepAlive);
     setRefTracker(undefined);
   }
 
   /** Hold the event loop open while the user awaits cluster work (sockets are unref'd). */
   async hold<T>(p: Promise<T>): Promise<T> {
-    if (this.busy++ === 0 && this.config.mode === "driver") this.keepAlive = setInterval(() => {}, 1 << 30);
+    if (this.busy++ === 0 && this.config.mode === "driver") this.keepAlive.ref();
     try { return await p; } finally {
-      if (--this.busy === 0 && this.keepAlive) { clearInterval(this.keepAlive); this.keepAlive = undefined; }
+      if (--this.busy === 0) this.keepAlive.unref();
     }
   }
 

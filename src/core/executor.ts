@@ -52,6 +52,7 @@ export class Executor {
   /** Run an actor's constructor in this worker; the worker is the actor's from now on. */
   async createActor(spec: TaskSpec, actorId: ActorId, maxConcurrency: number): Promise<ErrorInfo | undefined> {
     try {
+      if (maxConcurrency > 1) taskContext.concurrent();
       const Cls = await this.resolve(spec) as new (...a: unknown[]) => unknown;
       const args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a })));
       const instance = await taskContext.run({ name: spec.name, actorId }, async () => new Cls(...args));
