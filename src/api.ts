@@ -8,7 +8,7 @@ import type { LocalCluster } from "./cluster/local.js";
 import { IllegalStateError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
-import { RpcClient } from "./rpc/grpc.js";
+import { RpcClient, preloadGrpc } from "./rpc/grpc.js";
 import { splitAddress } from "./rpc/wire.js";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -47,8 +47,10 @@ export async function init(options: InitOptions = {}): Promise<void> {
   const jobId = newJobId();
   const namespace = options.namespace ?? `anonymous-${jobId}`;
   const workingDir = options.runtimeEnv?.workingDir ? path.resolve(options.runtimeEnv.workingDir) : undefined;
-  const cluster = await startLocalCluster({ token, resources, prestart: options.prestartWorkers,
+  const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers,
     job: { jobId, namespace, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir } });
+  preloadGrpc();
+  const cluster = await starting;
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: cluster.nodeId as NodeId, jobId: jobId as JobId,
     namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress,
     transferAddress: cluster.transferAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });
@@ -79,8 +81,8 @@ async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean, 
     await uploadPackage(rt.core.head, packed);
     job.package = packed.hash;
   }
-  await rt.core.head.call("registerJob", job);
-  if (localAgent) await rt.core.agent.call("registerDriver", job);
+  // Independent: the agent learns the job from the driver, not from the head.
+  await Promise.all([rt.core.head.call("registerJob", job), localAgent && rt.core.agent.call("registerDriver", job)]);
 }
 
 /** Join a running cluster: lease from this machine's agent when it has one, else from any node. */

@@ -1,47 +1,39 @@
 // The control plane: unary gRPC calls to the head and the node agents. Bodies are msgpack;
 // every call carries the cluster token and protocol version in its metadata.
 import type * as grpc from "@grpc/grpc-js";
-import type protobufTypes from "protobufjs";
 import { createRequire } from "node:module";
 import { Packr } from "msgpackr";
-import { fileURLToPath } from "node:url";
-import * as path from "node:path";
-import * as fs from "node:fs";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
 import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
+import { encodeRequest, decodeRequest, encodeReply, decodeReply } from "./envelope.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
-// grpc-js and protobufjs load on first use: a worker that never calls the control plane
-// starts faster and stays smaller without them.
+// grpc-js loads on first use: a worker that never calls the control plane starts faster and
+// stays smaller without it.
 const require = createRequire(import.meta.url);
 let grpcModule: typeof grpc | undefined;
 const g = (): typeof grpc => (grpcModule ??= require("@grpc/grpc-js"));
+
+/** Load grpc-js now, while this process would only wait (a driver whose daemons are starting). */
+export function preloadGrpc(): void { setImmediate(g); }
 export type ServiceName = "Head" | "NodeAgent";
 /** `cancelled()` turns true when the caller went away (cancelled, or its process exited). */
 export interface CallContext { cancelled(): boolean }
 export type Handler = (body: any, ctx: CallContext) => unknown | Promise<unknown>;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// src/rpc or dist/src/rpc: the proto directory sits at the package root.
-const protoFile = [path.resolve(here, "../../proto/helios.proto"), path.resolve(here, "../../../proto/helios.proto")]
-  .find((p) => fs.existsSync(p))!;
-
-let root: protobufTypes.Root | undefined;
+/** The service of proto/helios.proto: one unary Call(Request) returns (Reply). */
 function definition(service: ServiceName): grpc.ServiceDefinition {
-  root ??= (require("protobufjs") as typeof protobufTypes).loadSync(protoFile);
-  const Request = root.lookupType("helios.Request");
-  const Reply = root.lookupType("helios.Reply");
   return {
     Call: {
       path: `/helios.${service}/Call`,
       requestStream: false,
       responseStream: false,
-      requestSerialize: (m: any) => Buffer.from(Request.encode(m).finish()),
-      requestDeserialize: (b: Buffer) => Request.decode(b),
-      responseSerialize: (m: any) => Buffer.from(Reply.encode(m).finish()),
-      responseDeserialize: (b: Buffer) => Reply.decode(b),
+      requestSerialize: encodeRequest,
+      requestDeserialize: decodeRequest,
+      responseSerialize: encodeReply,
+      responseDeserialize: decodeReply,
     },
   };
 }
