@@ -72,7 +72,15 @@ export class NodeAgent {
   registerDriver(j: JobInfo) {
     this.jobs.set(j.jobId, { ...this.jobs.get(j.jobId), ...j });
     const n = this.config.prestart ?? Math.max(1, Math.floor(this.total.CPU ?? os.cpus().length));
-    for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);
+    const more = () => { if (!this.closing) for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j); };
+    if (n > 1 && this.pool.countFor(j.jobId, ["starting", "idle", "leased"]) === 0) {
+      // A job's first task needs one worker: start it alone, so that it does not share the CPUs
+      // with its siblings' start-up while the driver waits; the rest follow once it is up.
+      const first = this.pool.start(j);
+      void Promise.race([first.ready, new Promise((r) => setTimeout(r, 1000).unref())]).then(more);
+    } else {
+      more();
+    }
     return { nodeId: this.config.nodeId };
   }
 
