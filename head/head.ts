@@ -1,11 +1,13 @@
 // The head: cluster membership, the actor directory (placement, lifecycle, names) and jobs.
 // Control plane only: no task or object bytes pass through here.
 import { IllegalStateError, TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
-import type { ActorCreateRequest, ActorInfo, JobInfo, NodeInfo, Resources, Strategy } from "../src/protocol.js";
+import type { ActorCreateRequest, ActorInfo, JobInfo, NodeRegistration, Resources, Strategy } from "../src/protocol.js";
 import type { ActorId, JobId, NodeId } from "../src/ids.js";
 import { NodeTable } from "./nodes.js";
 import { Scheduler } from "./scheduling.js";
 import { PackageStore } from "./packages.js";
+import type { HeadStore } from "./store.js";
+import * as path from "node:path";
 
 /*  Actor lifecycle:
       PENDING ──placed & constructed──▶ ALIVE ──worker or node lost, restarts left──▶ RESTARTING ──▶ ALIVE
@@ -18,9 +20,12 @@ interface ActorRecord extends ActorInfo {
   waiters: Array<() => void>;
   req: ActorCreateRequest;
   restartsLeft: number;
+  /** The node asked to construct it (kept on disk: a restarted head asks that node again). */
+  placing?: NodeId;
 }
 
-export interface HeadConfig { token: string; healthTimeoutMs: number; dataDir: string }
+/** `store`: the tables on disk, loaded at construction and kept up to date (head/store.ts). */
+export interface HeadConfig { token: string; healthTimeoutMs: number; store: HeadStore }
 
 export class Head {
   readonly nodes: NodeTable;
@@ -31,21 +36,28 @@ export class Head {
   private unknownWaiters = new Map<ActorId, Array<() => void>>();
 
   private packages: PackageStore;
+  private store: HeadStore;
 
   constructor(config: HeadConfig) {
-    this.nodes = new NodeTable(config.token, config.healthTimeoutMs);
-    this.packages = new PackageStore(`${config.dataDir}/packages`);
+    this.store = config.store;
+    this.nodes = new NodeTable(config.token, config.healthTimeoutMs, config.store);
+    this.packages = new PackageStore(path.join(config.store.dir, "packages"));
     this.nodes.onDeath = (nodeId) => {
       for (const a of this.actors.values()) {
         if (a.nodeId === nodeId && a.state === "ALIVE") this.lost(a, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
       }
     };
+    this.restore();
   }
 
   handlers() {
     return {
       ...this.packages.handlers(),
-      registerNode: (n: Omit<NodeInfo, "state">) => { this.nodes.register(n); return {}; },
+      registerNode: (n: NodeRegistration) => {
+        const r = this.nodes.register(n);
+        if (r.ok && n.actors) this.reconcile(n.nodeId, n.actors);
+        return r;
+      },
       heartbeat: (h: { nodeId: NodeId; available: Resources }) => this.nodes.heartbeat(h.nodeId, h.available),
       watchNodes: (r: { since: number; waitMs?: number }) => this.nodes.watch(r.since, Math.min(r.waitMs ?? 20_000, 30_000)),
       placeLease: (r: { resources: Resources; strategy?: Strategy; local?: NodeId; localAvailable?: Resources }) => {
@@ -55,7 +67,7 @@ export class Head {
         if ("infeasible" in p) throw new TaskUnschedulableError(p.infeasible);
         return { nodeId: p.nodeId, agentAddress: this.nodes.get(p.nodeId)!.agentAddress };
       },
-      registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); return {}; },
+      registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); this.store.put("jobs", j.jobId, j); return {}; },
       getJob: (r: { jobId: JobId }) => this.jobs.get(r.jobId) ?? null,
       listNodes: () => this.nodes.list(),
       createActor: (r: ActorCreateRequest) => this.createActor(r),
@@ -85,11 +97,12 @@ export class Head {
   private info(id: ActorId): ActorInfo | null {
     const a = this.actors.get(id);
     if (!a) return null;
-    const { waiters: _w, jobId: _j, detached: _d, req: _r, restartsLeft: _l, ...info } = a;
+    const { waiters: _w, jobId: _j, detached: _d, req: _r, restartsLeft: _l, placing: _p, ...info } = a;
     return info;
   }
 
   private async createActor(r: ActorCreateRequest): Promise<ActorInfo> {
+    if (this.actors.has(r.actorId)) return this.waitActor(r.actorId);   // a retry: the head restarted while it was in flight
     const key = r.name ? `${r.namespace}/${r.name}` : undefined;
     if (key) {
       const existing = this.names.get(key);
@@ -113,19 +126,24 @@ export class Head {
   private async place(rec: ActorRecord): Promise<void> {
     const r = rec.req;
     const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
-    const p = this.scheduler.place(this.nodes.list(), placement, r.strategy);
+    const asked = rec.placing && this.nodes.get(rec.placing)?.state === "ALIVE" ? { nodeId: rec.placing } : undefined;
+    const p = asked ?? this.scheduler.place(this.nodes.list(), placement, r.strategy);
     if ("infeasible" in p) {
       this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(`actor ${r.className}: ${p.infeasible}`)));
       return;
     }
     const node = this.nodes.get(p.nodeId)!;
+    rec.placing = node.nodeId;
+    this.save(rec);
     try {
       const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
         resources: r.resources, placement, maxConcurrency: r.maxConcurrency });
+      rec.placing = undefined;
       if (out.error) this.markDead(r.actorId, out.error);
       else if (rec.state === "DEAD") node.client.call("killWorker", { workerId: out.workerId }).catch(() => {});
       else { Object.assign(rec, { state: "ALIVE", address: out.address, workerId: out.workerId, nodeId: node.nodeId }); this.wake(rec); }
     } catch (e) {
+      rec.placing = undefined;
       this.markDead(r.actorId, toErrorInfo(e));
     }
   }
@@ -175,10 +193,44 @@ export class Head {
     this.wake(a);
   }
 
+  /** Every change of an actor's state ends here: keep the record on disk, then wake its waiters. */
   private wake(a: ActorRecord): void {
+    this.save(a);
     const w = a.waiters;
     a.waiters = [];
     for (const f of w) f();
+  }
+
+  private save(a: ActorRecord): void {
+    const { waiters: _w, ...stored } = a;
+    this.store.put("actors", a.actorId, stored);
+  }
+
+  /** Load the tables a previous head kept; actors it was still placing are placed again. */
+  private restore(): void {
+    for (const j of this.store.table<JobInfo>("jobs").values()) this.jobs.set(j.jobId, j);
+    for (const a of this.store.table<Omit<ActorRecord, "waiters">>("actors").values()) {
+      this.actors.set(a.actorId, { ...a, waiters: [] });
+      if (a.name) this.names.set(`${a.namespace}/${a.name}`, a.actorId);   // in creation order: the latest holds the name
+    }
+    for (const a of this.actors.values()) if (a.state === "PENDING" || a.state === "RESTARTING") void this.place(a);
+  }
+
+  /** An agent registered again after a head restart: settle what changed on it while the head was down. */
+  private reconcile(nodeId: NodeId, hosted: NonNullable<NodeRegistration["actors"]>): void {
+    const running = new Map(hosted.map((h) => [h.actorId, h.workerId]));
+    for (const a of this.actors.values()) {
+      if (a.nodeId === nodeId && a.state === "ALIVE" && running.get(a.actorId) !== a.workerId) {
+        this.lost(a, { name: "ActorDiedError", message: `its worker on node ${nodeId} exited while the head was down` });
+      }
+    }
+    for (const h of hosted) {
+      const a = this.actors.get(h.actorId);
+      // Killed, or started again elsewhere, while the head was down: nobody can reach this worker any more.
+      if (a?.state === "DEAD" || (a?.state === "ALIVE" && a.workerId !== h.workerId)) {
+        this.nodes.client(nodeId)?.call("killWorker", { workerId: h.workerId, reason: "stale actor worker" }).catch(() => {});
+      }
+    }
   }
 
   close(): void { this.nodes.close(); }

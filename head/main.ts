@@ -1,8 +1,11 @@
 // Head daemon entry point. Prints one JSON line with its address once it serves.
+// Its tables live in a storage directory (HELIOS_HEAD_STORAGE, default <data dir>/storage):
+// a head started again on the same directory (and port) carries on where the last one stopped.
 import * as grpc from "@grpc/grpc-js";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Head } from "./head.js";
+import { HeadStore, type FsyncPolicy } from "./store.js";
 import { addService, bindServer, GRPC_OPTIONS } from "../src/rpc/grpc.js";
 import { exitWithParent } from "../src/cluster/daemon.js";
 
@@ -10,11 +13,23 @@ const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
 const port = Number(process.env.HELIOS_PORT ?? 0);
 
-const dataDir = process.env.HELIOS_HEAD_DIR ?? path.join(process.env.HELIOS_SESSION_DIR ?? os.tmpdir(), `head-${process.pid}`);
-const head = new Head({ token, dataDir, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
+const session = process.env.HELIOS_SESSION_DIR;
+const dataDir = process.env.HELIOS_HEAD_DIR ?? (session ? path.join(session, "head") : path.join(os.tmpdir(), `head-${process.pid}`));
+const storageDir = path.resolve(process.env.HELIOS_HEAD_STORAGE ?? path.join(dataDir, "storage"));
+const fsync = (process.env.HELIOS_HEAD_FSYNC ?? "interval") as FsyncPolicy;
+
+let store: HeadStore;
+try {
+  if (fsync !== "always" && fsync !== "interval") throw new Error(`HELIOS_HEAD_FSYNC must be "always" or "interval", got ${JSON.stringify(fsync)}`);
+  store = HeadStore.open(storageDir, { fsync, warn: (m) => console.error(`helios head: ${m}`) });
+} catch (e) {
+  console.error(`helios head: ${(e as Error).message}`);
+  process.exit(1);
+}
+const loaded = { nodes: store.table("nodes").size, actors: store.table("actors").size, jobs: store.table("jobs").size };
+const head = new Head({ token, store, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
 const server = new grpc.Server(GRPC_OPTIONS);
 addService(server, "Head", token, head.handlers());
 const bound = await bindServer(server, host, port);
-process.stdout.write(JSON.stringify({ address: `${host}:${bound}`, pid: process.pid }) + "\n");
-
-exitWithParent(() => { head.close(); server.forceShutdown(); });
+exitWithParent(() => { head.close(); server.forceShutdown(); store.close(); });   // before "ready": a stop may follow at once
+process.stdout.write(JSON.stringify({ address: `${host}:${bound}`, pid: process.pid, storage: storageDir, loaded }) + "\n");

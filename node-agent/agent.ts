@@ -4,11 +4,11 @@
 import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
-import { RpcClient, type CallContext } from "../src/rpc/grpc.js";
+import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
 import { TaskUnschedulableError } from "../src/errors.js";
 import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
-import type { JobInfo, LeaseGrant, LeaseReply, LeaseRequest, Resources, TaskSpec } from "../src/protocol.js";
+import type { HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
@@ -45,7 +45,7 @@ export class NodeAgent {
   constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
     this.total = { ...config.resources };
     this.available = { ...config.resources };
-    this.head = new RpcClient(config.headAddress, "Head", config.token);
+    this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
     this.pool = new WorkerPool({ ...config,
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
       onExit: (w) => this.onWorkerExit(w),
@@ -193,11 +193,23 @@ export class NodeAgent {
     return {};
   }
 
-  private async startActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+  /** Idempotent per actor: a head restarted in the middle of placing it asks again, and gets the same worker. */
+  private startActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+    let started = this.actorStarts.get(r.actorId);
+    if (!started) {
+      this.actorStarts.set(r.actorId, started = this.constructActor(r));
+      started.catch(() => this.actorStarts.delete(r.actorId));
+    }
+    return started;
+  }
+  private actorStarts = new Map<ActorId, ReturnType<NodeAgent["constructActor"]>>();
+
+  private async constructActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
     await this.learnJob(r.jobId);
     const w = await this.acquire(r.jobId, r.resources, r.placement);
     w.state = "actor";
     w.actorId = r.actorId;
+    w.proc.once("exit", () => this.actorStarts.delete(r.actorId));   // started again (a restart) constructs anew
     const reply = await new Promise<any>((resolve) => {
       const onMsg = (m: any) => { if (m?.t === "actorCreated" && m.actorId === r.actorId) { w.proc.off("message", onMsg); resolve(m); } };
       w.proc.on("message", onMsg);
@@ -231,9 +243,18 @@ export class NodeAgent {
   }
 
   /** Report free resources to the head; a head that declared this node dead gets no more. */
-  startHeartbeat(periodMs: number, onRejected: () => void): void {
-    const beat = () => this.head.call<{ ok: boolean }>("heartbeat", { nodeId: this.config.nodeId, available: this.available }, periodMs * 4)
-      .then((r) => { if (!r.ok) onRejected(); }, () => {});
+  startHeartbeat(periodMs: number, registration: Omit<NodeRegistration, "actors">, onRejected: () => void): void {
+    let rejoining = false;
+    // The head restarted and loaded this node from its storage: register again, same node id, with the actors hosted here.
+    const rejoin = () => {
+      if (rejoining) return;
+      rejoining = true;
+      const actors = [...this.pool.workers.values()].filter((w) => w.actorId).map((w) => ({ actorId: w.actorId!, workerId: w.id }));
+      this.head.call<{ ok: boolean }>("registerNode", { ...registration, available: this.available, actors })
+        .then((r) => { if (!r.ok) onRejected(); }, () => {}).finally(() => { rejoining = false; });
+    };
+    const beat = () => this.head.call<HeartbeatReply>("heartbeat", { nodeId: this.config.nodeId, available: this.available }, periodMs * 4)
+      .then((r) => { if (!r.ok) onRejected(); else if (r.reregister) rejoin(); }, () => {});
     this.heartbeat = setInterval(beat, periodMs);
   }
   private heartbeat?: NodeJS.Timeout;

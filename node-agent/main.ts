@@ -33,9 +33,10 @@ addService(server, "NodeAgent", token, agent.handlers());
 if (process.env.HELIOS_JOB) agent.registerDriver(JSON.parse(process.env.HELIOS_JOB));
 const head = new RpcClient(headAddress, "Head", token);
 await head.ready(20_000);   // an embedded cluster starts its head and agent together
-await head.call("registerNode", { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir });
+const registration = { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir };
+await head.call("registerNode", registration);
 head.close();
-agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), () => {
+agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), registration, () => {
   console.error(`node ${nodeId} was declared dead by the head; exiting (start the agent again to rejoin as a new node)`);
   process.kill(process.pid, "SIGTERM");
 });

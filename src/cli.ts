@@ -43,7 +43,8 @@ const program = new Command()
   });
 
 program.command("start")
-  .description("Start a head and a node agent (--head), or a node agent that joins a head (--address).")
+  .description("Start a head and a node agent (--head), or a node agent that joins a head (--address). " +
+    "If this machine's head died, --head starts it again on its address, token and storage.")
   .option("--head", "start a new cluster: its head and a node agent on this machine")
   .addOption(addressOption())
   .addOption(tokenOption())
@@ -56,15 +57,26 @@ program.command("start")
   .option("--agent-port <port>", "node agent control port (default: a free one)", port)
   .option("--transfer-port <port>", "object-transfer port between nodes (default: a free one)", port)
   .option("--worker-ports <a-b>", "port range for worker processes, e.g. 20000-20999 (default: free ones)")
+  .option("--storage <dir>", "head only: where it keeps its tables and code packages (default: a fresh $HELIOS_HOME/head/storage); a head started on a directory with tables carries on from them")
   .action(async function (this: Command, o) {
     if (o.head) {
       if (this.getOptionValueSource("address") === "cli") throw new Error("use either --head (start a cluster) or --address (join one), not both");
       const r = await startHead(o);
+      if (r.restarted) {
+        const { nodes, actors, jobs } = r.restarted;
+        console.log([
+          `Started the Helios head again at ${r.address} (pid ${r.pid}), on its storage ${r.storage}`,
+          `(loaded ${nodes} node(s), ${actors} actor(s), ${jobs} job(s)). Its node agents reconnect by themselves.`,
+          ...(r.agent ? [`Started a node agent ${r.agent.nodeId} at ${r.agent.address} (pid ${r.agent.pid}).`] : []),
+        ].join("\n"));
+        return;
+      }
       const join = `helios start --address ${r.address} --token ${r.token}`;
       console.log([
         `Started the Helios head at ${r.address} (pid ${r.pid}).`,
-        `Started a node agent ${r.agent.nodeId} at ${r.agent.address} (pid ${r.agent.pid}).`,
+        `Started a node agent ${r.agent!.nodeId} at ${r.agent!.address} (pid ${r.agent!.pid}).`,
         `The cluster token is stored in ${r.tokenFile} (readable only by you).`,
+        `The head keeps its tables in ${r.storage}; if it dies, 'helios start --head' starts it again from there.`,
         ``,
         `To add another machine to this cluster, run on it:`,
         `  ${join}`,

@@ -60,6 +60,8 @@ export class AuthenticationError extends HeliosError {}
 export class VersionMismatchError extends HeliosError {}
 /** A task or actor asks for resources that no node in the cluster has in total. */
 export class TaskUnschedulableError extends HeliosError {}
+/** The head stayed unreachable longer than a client waits for it to come back (HELIOS_HEAD_RECONNECT_MS). */
+export class HeadUnavailableError extends HeliosError {}
 /** An API called in a state that does not allow it (e.g. before init()). */
 export class IllegalStateError extends HeliosError {}
 
@@ -73,7 +75,7 @@ export class SerializationError extends HeliosError {
 const byName: Record<string, new (message: string) => HeliosError> = {
   GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError, ActorUnavailableError,
   ObjectLostError, OwnerDiedError, TaskCancelledError, OutOfMemoryError, ObjectStoreFullError,
-  AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
+  AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError, HeadUnavailableError,
 };
 
 /** Plain-data form of an error, as it travels between processes. */

@@ -7,5 +7,6 @@ export {
   HeliosError, isHeliosError, TaskError, GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError,
   ActorUnavailableError, ObjectLostError, OwnerDiedError, TaskCancelledError, SerializationError, OutOfMemoryError,
   ObjectStoreFullError, AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
+  HeadUnavailableError,
 } from "./errors.js";
 export type * from "./types.js";

@@ -97,6 +97,14 @@ export interface NodeInfo {
   storeDir: string;
 }
 
+/** An agent joining (or, after a head restart, joining again with the same node id). */
+export interface NodeRegistration extends Omit<NodeInfo, "state"> {
+  /** On re-registration: the actors this node's workers host, so the head can reconcile its directory. */
+  actors?: Array<{ actorId: ActorId; workerId: WorkerId }>;
+}
+/** `reregister`: the head was restarted and loaded this node from its storage; register again. */
+export interface HeartbeatReply { ok: boolean; reregister?: boolean }
+
 /** What a worker process learns from its environment (set by the agent). */
 export interface WorkerEnv {
   workerId: WorkerId;

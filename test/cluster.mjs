@@ -12,7 +12,9 @@ const HEAD_PORT = 6380;
 
 /**
  * Start head + agents. `agents` maps a host name to its options ({ resources, labels }).
- * Returns { net, token, headAddress, nodes: { [host]: { nodeId, pid, address } }, driver(), startAgent(), stop() }.
+ * Returns { net, token, headAddress, head, nodes: { [host]: { nodeId, pid, address } }, driver(), startAgent(),
+ * killHead(), startHead(), stop() }. The head keeps its tables in <home>/head/storage, so a head
+ * started again after killHead() carries on from them, on the same address.
  */
 export async function startNetworkCluster({ agents, drivers = ["driver"], healthTimeoutMs = 1500 }) {
   const net = await createNetwork({ hosts: ["head", ...Object.keys(agents), ...drivers] });
@@ -21,10 +23,22 @@ export async function startNetworkCluster({ agents, drivers = ["driver"], health
   const env = (extra) => ({ ...process.env, HELIOS_TOKEN: token, HELIOS_SESSION_DIR: home, ...extra });
   const cluster = { net, token, nodes: {}, headAddress: `${net.hosts.head.ip}:${HEAD_PORT}` };
   try {
-    const head = net.spawn("head", process.execPath, [path.join(root, "dist/head/main.js")], {
-      env: env({ HELIOS_HOST: net.hosts.head.ip, HELIOS_PORT: String(HEAD_PORT), HELIOS_HEALTH_TIMEOUT_MS: String(healthTimeoutMs) }),
-      stdio: ["ignore", "pipe", "inherit"] });
-    cluster.head = { ...(await firstJson(head, "head")), proc: head };
+    cluster.startHead = async () => {
+      const proc = net.spawn("head", process.execPath, [path.join(root, "dist/head/main.js")], {
+        env: env({ HELIOS_HOST: net.hosts.head.ip, HELIOS_PORT: String(HEAD_PORT), HELIOS_HEALTH_TIMEOUT_MS: String(healthTimeoutMs) }),
+        stdio: ["ignore", "pipe", "inherit"] });
+      cluster.head = { ...(await firstJson(proc, "head")), proc };
+      return cluster.head;
+    };
+    /** SIGKILL the head; resolves once the process is gone (its storage stays). */
+    cluster.killHead = async () => {
+      const { proc } = cluster.head;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((resolve) => proc.once("exit", resolve));
+      process.kill(proc.pid, "SIGKILL");
+      await gone;
+    };
+    await cluster.startHead();
     cluster.startAgent = async (host) => {
       const o = agents[host] ?? {};
       // `hide`: directories this agent must not see (its own mount namespace, a tmpfs over each).

@@ -16,7 +16,8 @@ const SCRIPTS = { head: path.join(dist, "head/main.js"), agent: path.join(dist, 
 const MARKERS = { head: "head/main.js", agent: "node-agent/main.js" };
 const READY_TIMEOUT_MS = 20_000;
 
-export interface HeadRecord { pid: number; address: string; log: string }
+/** `host`, `port` and `storage` are what the head was started with: a head started again reuses them. */
+export interface HeadRecord { pid: number; address: string; log: string; host?: string; port?: number; storage?: string }
 export interface AgentRecord { pid: number; address: string; nodeId: string; log: string; labels?: Record<string, string> }
 export interface DaemonsFile { head?: HeadRecord; headAddress?: string; agents: AgentRecord[]; tokenFile: string }
 
@@ -148,31 +149,67 @@ function currentRecord(): DaemonsFile | undefined {
   return live.length ? d : undefined;
 }
 
-export interface HeadStarted { address: string; pid: number; tokenFile: string; token: string; agent: AgentRecord }
+export interface HeadStarted {
+  address: string; pid: number; tokenFile: string; token: string; storage: string;
+  /** The agent started with the head; unset when a restarted head found this machine's agent still running. */
+  agent?: AgentRecord;
+  /** Set when a head that had died was started again on its storage: what it loaded from there. */
+  restarted?: { nodes: number; actors: number; jobs: number };
+}
 
-export async function startHead(o: NodeOptions & { port?: number; token?: string }): Promise<HeadStarted> {
+/** Start a new cluster's head (and an agent beside it), or start again this machine's head that died. */
+export async function startHead(o: NodeOptions & { port?: number; token?: string; storage?: string }): Promise<HeadStarted> {
   ensureHome();
+  const recorded = readDaemons();
+  if (recorded?.head?.storage && !isOurDaemon(recorded.head.pid, "head")) return restartHead(recorded, o);
   const running = currentRecord();
   if (running) throw new Error(`Helios daemons already run on this machine (cluster at ${running.head?.address ?? running.headAddress}). Run 'helios stop' first.`);
   const resources = nodeResources(o);
   const labels = parseLabels(o.labels);
   const token = o.token || randomBytes(32).toString("base64url");
   const host = o.host ?? "127.0.0.1";
-  const head = await launch("head", { HELIOS_TOKEN: token, HELIOS_HOST: host, HELIOS_PORT: String(o.port ?? 0) });
+  // A new cluster starts with empty tables, unless told to carry on from a storage directory.
+  const storage = o.storage ? path.resolve(o.storage) : path.join(heliosHome(), "head", "storage");
+  if (!o.storage) fs.rmSync(storage, { recursive: true, force: true });
+  const head = await launch("head", { HELIOS_TOKEN: token, HELIOS_HOST: host, HELIOS_PORT: String(o.port ?? 0),
+    HELIOS_HEAD_STORAGE: storage });
   const file = writeTokenFile(token);
   const { port } = splitAddress(head.address);
   const address = isWildcard(host) ? `${firstExternalIPv4()}:${port}` : head.address;
-  const record: DaemonsFile = { head: { pid: head.pid, address, log: head.log }, headAddress: address, agents: [], tokenFile: file };
+  const record: DaemonsFile = { head: { pid: head.pid, address, log: head.log, host, port, storage }, headAddress: address, agents: [], tokenFile: file };
   writeDaemons(record);
   try {
     const agent = await launchAgent(address, token, splitAddress(address).host, resources, labels, o);
     record.agents.push(agent);
     writeDaemons(record);
-    return { address, pid: head.pid, tokenFile: file, token, agent };
+    return { address, pid: head.pid, tokenFile: file, token, storage, agent };
   } catch (e) {
     await stopDaemons();
     throw e;
   }
+}
+
+/** The recorded head died (killed, crashed, rebooted): start it on the same address, token and storage.
+ *  Agents still running reconnect by themselves; this machine gets a new agent only if its own is gone. */
+async function restartHead(d: DaemonsFile, o: NodeOptions & { token?: string; storage?: string }): Promise<HeadStarted> {
+  const was = d.head!;
+  if (o.storage && path.resolve(o.storage) !== was.storage) {
+    throw new Error(`this machine's head (${was.address}) died and starts again on its storage ${was.storage}, not ${path.resolve(o.storage)}. ` +
+      "Run 'helios stop' first to start a new cluster instead.");
+  }
+  const token = o.token || readTokenFile();
+  if (!token) throw new Error(`cannot start the head again: its token file ${tokenFile()} is gone. Pass --token with the cluster's token.`);
+  const head = await launch("head", { HELIOS_TOKEN: token, HELIOS_HOST: was.host!, HELIOS_PORT: String(was.port), HELIOS_HEAD_STORAGE: was.storage! });
+  d.head = { ...was, pid: head.pid, log: head.log };
+  d.agents = d.agents.filter((a) => isOurDaemon(a.pid, "agent"));
+  writeDaemons(d);
+  let agent: AgentRecord | undefined;
+  if (d.agents.length === 0) {
+    agent = await launchAgent(was.address, token, splitAddress(was.address).host, nodeResources(o), parseLabels(o.labels), o);
+    d.agents.push(agent);
+    writeDaemons(d);
+  }
+  return { address: was.address, pid: head.pid, tokenFile: d.tokenFile, token, storage: was.storage!, agent, restarted: head.loaded };
 }
 
 export async function startAgent(o: NodeOptions & { address: string; token: string }): Promise<AgentRecord> {

@@ -9,7 +9,7 @@ import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-
 import { LocalStore } from "./store.js";
 import { BufferPool } from "./buffer-pool.js";
 import { Connection, WireServer, connect, type Message } from "../rpc/wire.js";
-import { RpcClient } from "../rpc/grpc.js";
+import { HEAD_RECONNECT_MS, RpcClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
 import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
@@ -97,7 +97,7 @@ export class CoreWorker {
   closed = false;
 
   constructor(readonly config: CoreWorkerConfig) {
-    this.head = new RpcClient(config.headAddress, "Head", config.token);
+    this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
     this.refs = new LocalRefCounts((id) => this.onRefDropped(id));

@@ -181,11 +181,11 @@ export class Runtime {
   async kill(handle: object): Promise<void> {
     const rec = actorRecord(handle);
     if (!rec) throw new TypeError("kill() takes an actor handle");
-    await this.core.head.call("killActor", { actorId: rec.actorId });
+    await this.core.hold(this.core.head.call("killActor", { actorId: rec.actorId }));   // held: it may wait for a restarting head
   }
 
   async getActor(name: string, namespace?: string): Promise<any> {
-    const info = await this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace });
+    const info = await this.core.hold(this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace }));
     if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
     if (info.state === "DEAD") throw deadError(info);
     return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries });

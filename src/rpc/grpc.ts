@@ -3,7 +3,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { createRequire } from "node:module";
 import { Packr } from "msgpackr";
-import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { AuthenticationError, HeadUnavailableError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
 import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
@@ -89,9 +89,20 @@ function channelCredentials(): grpc.ChannelCredentials {
   return tls ? g().credentials.createSsl(tls.ca, tls.key, tls.cert) : g().credentials.createInsecure();
 }
 
+/** How long a head client keeps retrying while the head is unreachable (it may be restarting). */
+export const HEAD_RECONNECT_MS = Number(process.env.HELIOS_HEAD_RECONNECT_MS ?? 60_000);
+const UNAVAILABLE = 14;
+const RETRY_BACKOFF_MS = [50, 100, 200, 400, 800, 1000];
+
+export interface RpcClientOptions {
+  /** For head clients: calls that find the head unreachable are tried again with back-off for up to
+   *  this long (counted from the first failure), then fail with HeadUnavailableError. Off by default. */
+  reconnectMs?: number;
+}
+
 export class RpcClient {
   private channel?: grpc.Client;
-  constructor(readonly address: string, private service: ServiceName, private token: string) {}
+  constructor(readonly address: string, private service: ServiceName, private token: string, private options: RpcClientOptions = {}) {}
 
   /** The gRPC client, made on first use. */
   private get client(): grpc.Client {
@@ -108,10 +119,35 @@ export class RpcClient {
   }
 
   call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {
+    const deadline = timeoutMs ? Date.now() + timeoutMs : undefined;
+    return this.options.reconnectMs ? this.retrying(method, body, deadline, this.options.reconnectMs) : this.attempt(method, body, deadline);
+  }
+
+  /** Every head method is idempotent, so a call lost with the connection can be sent again. */
+  private async retrying<T>(method: string, body: unknown, deadline: number | undefined, reconnectMs: number): Promise<T> {
+    let downSince: number | undefined;
+    for (let i = 0; ; i++) {
+      try { return await this.attempt<T>(method, body, deadline); } catch (e: any) {
+        if (e?.code !== UNAVAILABLE || this.closed) throw e;
+        downSince ??= Date.now();
+        const wait = RETRY_BACKOFF_MS[Math.min(i, RETRY_BACKOFF_MS.length - 1)];
+        if (deadline !== undefined && Date.now() + wait >= deadline) throw e;
+        if (Date.now() + wait - downSince >= reconnectMs) {
+          throw new HeadUnavailableError(`the head at ${this.address} was unreachable for ` +
+            `${Math.round((Date.now() - downSince) / 1000)} s (${String(e.details ?? e.message).replace(/\s*Resolution note:.*$/s, "")}). ` +
+            "Tip: start the head again on the same address and storage directory; calls wait for it up to HELIOS_HEAD_RECONNECT_MS.", { cause: e });
+        }
+        // Unref'd: a retry alone never keeps a process alive (a driver holds the loop while it waits).
+        await new Promise((r) => setTimeout(r, wait).unref());
+      }
+    }
+  }
+
+  private attempt<T>(method: string, body: unknown, deadline: number | undefined): Promise<T> {
     const md = new (g().Metadata)();
     if (this.token) md.set("authorization", `Bearer ${this.token}`);
     md.set("helios-version", PROTOCOL_VERSION);
-    const opts: grpc.CallOptions = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
+    const opts: grpc.CallOptions = deadline ? { deadline } : {};
     return new Promise<T>((resolve, reject) => {
       if (this.closed) return reject(new Error(`client for ${this.address} is closed`));
       const call = (this.client as any).Call({ method, body: packr.pack(body) }, md, opts, (err: grpc.ServiceError | null, reply: any) => {
