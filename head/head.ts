@@ -1,11 +1,12 @@
 // The head: cluster membership, the actor directory (placement, lifecycle, names) and jobs.
 // Control plane only: no task or object bytes pass through here.
-import { IllegalStateError, TaskUnschedulableError, toErrorInfo } from "../src/errors.js";
+import { IllegalStateError, TaskUnschedulableError, toErrorInfo, type ErrorInfo } from "../src/errors.js";
 import type { ActorCreateRequest, ActorInfo, JobInfo, NodeRegistration, Resources, Strategy } from "../src/protocol.js";
-import type { ActorId, JobId, NodeId } from "../src/ids.js";
+import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
 import { NodeTable } from "./nodes.js";
 import { Scheduler } from "./scheduling.js";
 import { PackageStore } from "./packages.js";
+import { OwnerTable } from "./owners.js";
 import type { HeadStore } from "./store.js";
 import * as path from "node:path";
 
@@ -37,12 +38,15 @@ export class Head {
 
   private packages: PackageStore;
   private store: HeadStore;
+  private owners: OwnerTable;
 
   constructor(config: HeadConfig) {
     this.store = config.store;
     this.nodes = new NodeTable(config.token, config.healthTimeoutMs, config.store);
     this.packages = new PackageStore(path.join(config.store.dir, "packages"));
+    this.owners = new OwnerTable(config.token, { underDetached: (w) => this.underDetached(w), ownerDied: (ids, why) => this.ownerDied(ids, why) });
     this.nodes.onDeath = (nodeId) => {
+      this.owners.nodeDied(nodeId);
       for (const a of this.actors.values()) {
         if (a.nodeId === nodeId && a.state === "ALIVE") this.lost(a, { name: "NodeDiedError", message: `node ${nodeId} died (no heartbeat within the health-check window)` });
       }
@@ -67,7 +71,7 @@ export class Head {
         if ("infeasible" in p) throw new TaskUnschedulableError(p.infeasible);
         return { nodeId: p.nodeId, agentAddress: this.nodes.get(p.nodeId)!.agentAddress };
       },
-      registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); this.store.put("jobs", j.jobId, j); return {}; },
+      registerJob: (j: JobInfo) => { this.jobs.set(j.jobId, j); this.store.put("jobs", j.jobId, j); this.owners.watchDriver(j); return {}; },
       getJob: (r: { jobId: JobId }) => this.jobs.get(r.jobId) ?? null,
       listNodes: () => this.nodes.list(),
       createActor: (r: ActorCreateRequest) => this.createActor(r),
@@ -84,10 +88,12 @@ export class Head {
         return id ? this.info(id) : null;
       },
       killActor: (r: { actorId: ActorId }) => this.killActor(r.actorId),
-      actorDied: (r: { actorId: ActorId; workerId?: string; message: string }) => {
-        const a = this.actors.get(r.actorId);
+      // An agent saw one of its workers exit: the actor in it is lost, and the actors it owned die with it.
+      workerDied: (r: { workerId: WorkerId; nodeId: NodeId; actorId?: ActorId; death: ErrorInfo }) => {
+        const a = r.actorId ? this.actors.get(r.actorId) : undefined;
         // Only the worker it runs in now: a report about a replaced worker changes nothing.
-        if (a && a.state === "ALIVE" && (!r.workerId || r.workerId === a.workerId)) this.lost(a, { name: "ActorDiedError", message: r.message });
+        if (a && a.state === "ALIVE" && r.workerId === a.workerId) this.lost(a, r.death);
+        this.owners.workerDied(r.workerId, r.nodeId);
         return {};
       },
       listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
@@ -118,7 +124,9 @@ export class Head {
     if (key) this.names.set(key, r.actorId);
     for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();
     this.unknownWaiters.delete(r.actorId);
-    await this.place(rec);
+    const orphan = !r.detached && r.owner ? this.owners.add(r.actorId, r.owner) : undefined;
+    if (orphan) this.markDead(r.actorId, { name: "ActorDiedError", message: orphan });
+    else await this.place(rec);
     return this.info(r.actorId)!;
   }
 
@@ -176,11 +184,11 @@ export class Head {
     return this.info(id)!;
   }
 
-  private async killActor(id: ActorId) {
+  private async killActor(id: ActorId, death: ErrorInfo = { name: "ActorDiedError", message: "the actor was killed with kill()" }) {
     const a = this.actors.get(id);
     if (!a || a.state === "DEAD") return {};
     const { workerId, nodeId } = a;
-    this.markDead(id, { name: "ActorDiedError", message: "the actor was killed with kill()" });
+    this.markDead(id, death);
     if (workerId && nodeId) await this.nodes.client(nodeId)?.call("killWorker", { workerId, reason: "actor killed" }).catch(() => {});
     return {};
   }
@@ -190,7 +198,21 @@ export class Head {
     if (!a || a.state === "DEAD") return;
     a.state = "DEAD";
     a.death = death;
+    this.owners.forget(id);
     this.wake(a);
+  }
+
+  /** Their owner is gone: these actors die for good (no restart), and their workers stop. */
+  private ownerDied(ids: ActorId[], why: string): void {
+    for (const id of ids) void this.killActor(id, { name: "ActorDiedError", message: why });
+  }
+
+  /** Does this worker host a detached actor, or an actor owned (through any chain of actors) by one? */
+  private underDetached(workerId: WorkerId, depth = 0): boolean {
+    const a = [...this.actors.values()].find((x) => x.workerId === workerId && x.state !== "DEAD");
+    if (!a || depth > 100) return false;
+    const owner = a.req.owner;
+    return a.detached || (!!owner && !owner.driver && this.underDetached(owner.workerId, depth + 1));
   }
 
   /** Every change of an actor's state ends here: keep the record on disk, then wake its waiters. */
@@ -214,6 +236,13 @@ export class Head {
       if (a.name) this.names.set(`${a.namespace}/${a.name}`, a.actorId);   // in creation order: the latest holds the name
     }
     for (const a of this.actors.values()) if (a.state === "PENDING" || a.state === "RESTARTING") void this.place(a);
+    // Fate sharing carries on: owners are known again and drivers watched again (one that ended meanwhile is found gone).
+    for (const a of this.actors.values()) {
+      if (a.state === "DEAD" || a.detached || !a.req.owner) continue;
+      this.owners.add(a.actorId, a.req.owner);
+      const job = this.jobs.get(a.req.owner.jobId);
+      if (job) this.owners.watchDriver(job);
+    }
   }
 
   /** An agent registered again after a head restart: settle what changed on it while the head was down. */
@@ -233,5 +262,5 @@ export class Head {
     }
   }
 
-  close(): void { this.nodes.close(); }
+  close(): void { this.nodes.close(); this.owners.close(); }
 }

@@ -5,13 +5,14 @@ import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
-import { TaskUnschedulableError } from "../src/errors.js";
+import { TaskUnschedulableError, type ErrorInfo } from "../src/errors.js";
 import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
 import type { HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
+import { MemoryMonitor, memoryConfigFromEnv, type MemoryConfig } from "./memory-monitor.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
@@ -30,6 +31,8 @@ export interface AgentConfig {
   logDir: string;
   resources: Resources;
   prestart?: number;
+  /** Memory limits of this node (default: from HELIOS_MEMORY_* in the environment). */
+  memory?: MemoryConfig;
 }
 
 export class NodeAgent {
@@ -41,6 +44,11 @@ export class NodeAgent {
   private leases = new Map<LeaseId, Worker>();
   readonly head: RpcClient;
   private closing = false;
+  readonly memory: MemoryMonitor;
+  /** When each busy worker got its current lease or actor: the memory monitor kills the newest first. */
+  private busySince = new WeakMap<Worker, number>();
+  /** Why workers were killed on purpose (out of memory), for their owners to ask (`workerFate`). */
+  private fates = new Map<WorkerId, ErrorInfo>();
 
   constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
     this.total = { ...config.resources };
@@ -50,6 +58,14 @@ export class NodeAgent {
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
       onExit: (w) => this.onWorkerExit(w),
       onOwnerGone: (w) => this.ownerGone(w) });
+    this.memory = new MemoryMonitor(config.memory ?? memoryConfigFromEnv(), {
+      nodeId: config.nodeId,
+      workerPids: () => [...this.pool.workers.values()].map((w) => w.pid),
+      candidates: () => [...this.pool.workers.values()].filter((w) => w.state === "leased" || w.state === "actor")
+        .map((w) => ({ pid: w.pid, kind: w.state === "actor" ? "actor" : "task", since: this.busySince.get(w) ?? 0 })),
+      kill: (pid, fate) => this.killForMemory(pid, fate),
+    });
+    this.memory.start();
   }
 
   handlers() {
@@ -60,6 +76,8 @@ export class NodeAgent {
       returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
       startActor: (r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
+      // Asked by an owner whose worker's connection closed; answering also shows this node is alive.
+      workerFate: (r: { workerId: WorkerId }) => ({ oom: this.fates.get(r.workerId) }),
       workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
       workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
       info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
@@ -156,6 +174,7 @@ export class NodeAgent {
       take(this.available, alloc);
       const w = this.pool.idleFor(req.jobId) ?? this.pool.start(this.job(req.jobId));
       w.state = "leased";   // claimed, even if it is still starting
+      this.busySince.set(w, Date.now());
       w.allocated = alloc;
       const worker = w;
       worker.ready.then(() => {
@@ -220,6 +239,16 @@ export class NodeAgent {
     return { address: w.address, workerId: w.id, pid: w.pid };
   }
 
+  /** The memory monitor chose this worker: remember why (its owner will ask), then kill it. */
+  private killForMemory(pid: number, fate: ErrorInfo): void {
+    const w = [...this.pool.workers.values()].find((x) => x.pid === pid);
+    if (!w) return;
+    this.fates.set(w.id, fate);
+    if (this.fates.size > 1000) this.fates.delete(this.fates.keys().next().value!);
+    console.error(`${w.actorId ? `actor ${w.actorId}'s` : "a task's"} worker ${fate.message}`);
+    this.pool.kill(w.id);
+  }
+
   /** A leased worker lost every connection from its owner: the owner is gone, take the lease back. */
   ownerGone(w: Worker): void {
     if (w.state === "leased" && w.leaseId) this.release(w.leaseId);
@@ -229,7 +258,10 @@ export class NodeAgent {
     if (this.closing) return;
     if (w.leaseId) this.leases.delete(w.leaseId);
     this.freeResources(w);
-    if (w.actorId) this.head.call("actorDied", { actorId: w.actorId, workerId: w.id, message: `its worker (pid ${w.pid}) exited` }).catch(() => {});
+    // Every exit goes to the head: the actor in the worker is lost, and the actors it owned die with it.
+    const fate = this.fates.get(w.id);
+    const death = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
+    this.head.call("workerDied", { workerId: w.id, nodeId: this.config.nodeId, actorId: w.actorId, death }).catch(() => {});
     const job = this.jobs.get(w.jobId);
     if (job && !w.actorId && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
     this.pump();
@@ -261,6 +293,7 @@ export class NodeAgent {
 
   close(): void {
     this.closing = true;
+    this.memory.stop();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.pool.killAll();
     for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));

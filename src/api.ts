@@ -81,6 +81,8 @@ async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean, 
     await uploadPackage(rt.core.head, packed);
     job.package = packed.hash;
   }
+  // The head watches the driver from now on: when it stops answering, the job's actors die with it.
+  rt.core.handlers.ping = () => ({ jobId: c.jobId });
   // Independent: the agent learns the job from the driver, not from the head.
   await Promise.all([rt.core.head.call("registerJob", job), localAgent && rt.core.agent.call("registerDriver", job)]);
 }

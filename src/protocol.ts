@@ -67,6 +67,17 @@ export interface ActorCreateRequest {
   maxRestarts: number;
   maxTaskRetries: number;
   spec: TaskSpec;
+  /** The process that created the actor: unless detached, the actor dies with it. */
+  owner?: ActorOwner;
+}
+
+/** An actor's owner: a driver (gone when its job ends) or a worker (gone when its process exits or its node dies). */
+export interface ActorOwner {
+  workerId: WorkerId;
+  jobId: JobId;
+  /** The owner's node; unset for a driver on a machine without an agent. */
+  nodeId?: NodeId;
+  driver: boolean;
 }
 
 export type ActorState = "PENDING" | "ALIVE" | "RESTARTING" | "DEAD";

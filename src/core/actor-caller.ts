@@ -128,7 +128,8 @@ export class ActorCaller {
       return { name: "ActorUnavailableError", message: `actor ${info.className} (${id}) restarted while ${call} was in flight; ` +
         "the call may or may not have run. Later calls go to the restarted actor. Tip: maxTaskRetries replays such calls." };
     }
-    return { name: "ActorDiedError", message: `actor ${id} died while ${call} was in flight: ${info?.death?.message ?? "its worker process exited"}` };
+    return { name: "ActorDiedError", message: `actor ${id} died while ${call} was in flight: ${info?.death?.message ?? "its worker process exited"}`,
+      cause: info?.death };
   }
 }
 

@@ -109,11 +109,12 @@ export class CoreWorker {
     setHandleCodec({
       isRef: isObjectRef,
       encodeRef: (r) => this.encodeRef(r as ObjectRef),
-      decodeRef: (d) => new ObjectRef(d[0], d[1]),
+      decodeRef: (d) => { if (d[3]) this.learnOwner(d[1], d[2], d[3]); return new ObjectRef(d[0], d[1]); },
       isActor: isActorHandle,
       encodeActor: encodeActorHandle,
       decodeActor: decodeActorHandle,
     });
+    this.onNodeDeath((nodeId) => this.ownerNodeDied(nodeId as NodeId));
   }
 
   async start(): Promise<void> {
@@ -362,10 +363,13 @@ export class CoreWorker {
     if (o && --o.pins === 0) this.maybeFree(id, o);
   }
 
-  private encodeRef(r: ObjectRef): [ObjectId, string] {
+  /** A ref travels with its owner's node and worker id, so a holder can tell when that owner is gone. */
+  private encodeRef(r: ObjectRef): [ObjectId, string, NodeId?, WorkerId?] {
     const o = this.objects.get(r.id);
     if (o) o.escaped = true;
-    return [r.id, r.owner];
+    if (r.owner === this.address) return [r.id, r.owner, this.config.transferAddress ? this.config.nodeId : undefined, this.config.workerId];
+    const who = this.owners.get(r.owner);
+    return who ? [r.id, r.owner, who.node, who.worker] : [r.id, r.owner];
   }
 
   private onRefDropped(id: ObjectId): void {
@@ -389,16 +393,57 @@ export class CoreWorker {
     if (ref.owner === this.address) {
       return { error: { name: "ObjectLostError", message: `object ${ref.id} was freed by its owner` } };
     }
-    let conn: Connection;
-    try { conn = await this.connection(ref.owner); } catch {
-      return { error: { name: "OwnerDiedError", message: `the owner of ${ref.id} (${ref.owner}) is unreachable; it has probably exited` } };
-    }
-    try { return await conn.request({ t: "getObject", id: ref.id }); } catch (e) {
-      if (e instanceof Error && e.message === "connection closed") {
-        return { error: { name: "OwnerDiedError", message: `the owner of ${ref.id} (${ref.owner}) died before the value was read` } };
+    return this.askOwner(ref);
+  }
+
+  // ---- owners of the objects this process holds refs to -----------------------------------
+  /** Who is behind an owner address (learned from refs that arrived here), and which nodes died. */
+  private owners = new Map<string, { node?: NodeId; worker: WorkerId }>();
+  private deadNodes = new Set<NodeId>();
+  private nodeWaiters = new Map<NodeId, Set<() => void>>();
+
+  private learnOwner(address: string, node: NodeId | undefined, worker: WorkerId): void {
+    if (address !== this.address && this.owners.get(address)?.worker !== worker) this.owners.set(address, { node, worker });
+  }
+
+  /**
+   * Ask the owner for an object it owns. Its process gone (refused or closed connection, or its
+   * address now serving another process) or its node declared dead (a cut link leaves the
+   * connection hanging) is OwnerDiedError, as in Ray: an object lives as long as its owner.
+   */
+  private async askOwner(ref: ObjectRef): Promise<Outcome> {
+    const who = this.owners.get(ref.owner);
+    const died = (why: string): Outcome => ({ error: { name: "OwnerDiedError", message: `the owner of ${ref.id} ` +
+      `(${who ? `worker ${who.worker}` : "the process"} at ${ref.owner}${who?.node ? ` on node ${who.node}` : ""}) ${why}. ` +
+      "Tip: an object lives as long as the process that made it (put() or the task's caller); keep that process alive until its objects are read." } });
+    if (who?.node && this.deadNodes.has(who.node)) return died("died with its node");
+    const ask = (async (): Promise<Outcome> => {
+      let conn: Connection;
+      try { conn = await this.connection(ref.owner); } catch { return died("is unreachable; it has exited"); }
+      try { return await conn.request({ t: "getObject", id: ref.id, owner: who?.worker }); } catch (e) {
+        if (e instanceof Error && e.message === "connection closed") return died("died before the value was read");
+        throw e;
       }
-      throw e;
+    })();
+    if (!who?.node) return ask;
+    const node = who.node;
+    let wake!: () => void;
+    const nodeDeath = new Promise<Outcome>((resolve) => { wake = () => resolve(died(`died with its node (node ${node} was declared dead)`)); });
+    const waiters = this.nodeWaiters.get(node) ?? new Set();
+    this.nodeWaiters.set(node, waiters.add(wake));
+    this.track(1);   // watch node deaths while waiting
+    try { return await Promise.race([ask, nodeDeath]); } finally {
+      this.track(-1);
+      waiters.delete(wake);
     }
+  }
+
+  private ownerNodeDied(node: NodeId): void {
+    this.deadNodes.add(node);
+    for (const wake of this.nodeWaiters.get(node) ?? []) wake();
+    this.nodeWaiters.delete(node);
+    // Connections to owners there may hang on a cut link: drop them.
+    for (const [address, who] of this.owners) if (who.node === node) this.conns.get(address)?.then((c) => c.close(), () => {});
   }
 
   /** Turn an outcome into the user's value, or throw the typed error. */
@@ -471,6 +516,9 @@ export class CoreWorker {
   private handle(msg: Message, conn: Connection): unknown {
     switch (msg.t) {
       case "getObject": {
+        if (msg.owner && msg.owner !== this.config.workerId) {   // the owner exited and another process took its port
+          return { error: { name: "OwnerDiedError", message: `the owner of ${msg.id} (worker ${msg.owner}) has exited; ${this.address} now serves worker ${this.config.workerId}` } };
+        }
         const obj = this.objects.get(msg.id);
         if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
         return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef)

@@ -9,7 +9,7 @@ import { serialize, concat, type Serialized } from "../serialization.js";
 import { newActorId, newTaskId, returnId, type ObjectId, type TaskId } from "../ids.js";
 import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { ActorCreateRequest, ActorInfo, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
 
 export class Runtime {
@@ -147,6 +147,7 @@ export class Runtime {
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
         resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
         maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, maxTaskRetries: options.maxTaskRetries ?? 0, spec,
+        owner: this.owner(),
       };
       return this.core.head.call<ActorInfo>("createActor", req);
     });
@@ -156,6 +157,12 @@ export class Runtime {
     created.then((info) => { if (info?.actorId) record.actorId = info.actorId; }, () => {});
     created.catch(() => {});
     return makeActorHandle(record);
+  }
+
+  /** This process as an owner (a driver without an agent on its machine belongs to no node). */
+  private owner(): ActorOwner {
+    const c = this.core.config;
+    return { workerId: c.workerId, jobId: c.jobId, nodeId: c.transferAddress ? c.nodeId : undefined, driver: c.mode === "driver" };
   }
 
   callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown {

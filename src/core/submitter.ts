@@ -219,7 +219,7 @@ export class TaskSubmitter {
     for (const t of notStarted.reverse()) { t.state = "queued"; q.tasks.unshift(t); }
     if (running) {
       void this.lostCause(lease, running).then((error) => {
-        const retriable = error.name === "WorkerCrashedError" || error.name === "NodeDiedError";
+        const retriable = error.name === "WorkerCrashedError" || error.name === "NodeDiedError" || error.name === "OutOfMemoryError";
         if (retriable && running.retriesLeft !== 0) this.retry(running, q);
         else this.complete(running, { error: withAttempts(error, running.attempts) });
       });
@@ -242,12 +242,13 @@ export class TaskSubmitter {
     this.dispatch(q);
   }
 
-  /** Tell a worker crash from the loss of its whole node: is the node's agent still there? */
+  /** Tell a worker crash from an out-of-memory kill and from the loss of its whole node: ask the node's agent. */
   private async lostCause(lease: Lease, task: PendingTask): Promise<ErrorInfo> {
     const { nodeId, workerId } = lease.grant;
     if (task.cancelled) return { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` };
-    const nodeGone = lease.nodeDied || await lease.agent.call("info", {}, 2000).then(() => false, () => true);
-    if (nodeGone) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
+    const fate = lease.nodeDied ? undefined : await lease.agent.call<{ oom?: ErrorInfo }>("workerFate", { workerId }, 2000).catch(() => undefined);
+    if (!fate) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
+    if (fate.oom) return { ...fate.oom, message: `task ${task.spec.name} ${fate.oom.message}` };
     return { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${workerId} on node ${nodeId}) died unexpectedly. ` +
       "Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log." };
   }
