@@ -84,6 +84,8 @@ export interface ErrorInfo {
   message: string;
   task?: TaskErrorDetails;
   cause?: ErrorInfo;
+  /** ObjectLostError of a task argument: which stored copy could not be read (its owner rebuilds it). */
+  lost?: { id: string; node: string };
 }
 
 /** A task's argument resolved to an error: the task fails with that same error. */

@@ -18,6 +18,9 @@ import { pullChunks } from "../rpc/chunks.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 
+/** How many times one get() follows a lost object to its rebuilt copy before giving up. */
+const MAX_RELOCATIONS = 16;
+
 /** Values up to this size travel inline; larger ones go to the node's object store. */
 export const INLINE_MAX = 100 * 1024;
 
@@ -94,6 +97,10 @@ export class CoreWorker {
   /** Set by the executor: the wire messages a worker serves beyond object requests. */
   handlers: Record<string, (msg: Message, conn: Connection) => unknown> = {};
   blockedHook?: (blocked: boolean) => Promise<void>;
+  /** Set by the runtime: run again the task that made a lost object (false: it cannot be rebuilt). */
+  reconstructor?: (task: TaskId, lostNode: NodeId) => boolean;
+  /** Set by the runtime: an owned object made by a task was freed (its lineage may go). */
+  onFreed?: (id: ObjectId, task: TaskId) => void;
   closed = false;
 
   constructor(readonly config: CoreWorkerConfig) {
@@ -381,13 +388,51 @@ export class CoreWorker {
     if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
     this.objects.delete(id);
     if (o.value && "s" in o.value && !this.release(id)) this.freeStored(o.value);
+    if (o.task) this.onFreed?.(id, o.task);
+  }
+
+  // ---- lost objects: rebuilt from lineage, as in Ray ---------------------------------------
+
+  /**
+   * The stored copy of an owned object could not be read from `node` (or that node died).
+   * A task's return is made again by re-running the task (the runtime keeps its lineage while
+   * the object lives); a put() has no lineage, so its loss is final: ObjectLostError.
+   * True while the object is being rebuilt (callers wait for it as for any pending object).
+   */
+  lost(id: ObjectId, node: NodeId): boolean {
+    const o = this.objects.get(id);
+    if (!o) return false;
+    if (o.value === undefined && o.error === undefined) return true;   // already being made again
+    if (!o.value || !("s" in o.value) || o.value.node !== node) return !o.error;   // moved on since: read it again
+    const was = o.value;
+    if (o.task && this.reconstructor?.(o.task, node)) {
+      if (o.value === was) o.value = undefined;   // (the runtime resets every return of the task)
+      return true;
+    }
+    o.value = undefined;
+    o.error = { name: "ObjectLostError", message: o.task
+      ? `object ${id} was lost with node ${node} and cannot be rebuilt: the task that made it has no retries left (maxRetries). Tip: raise maxRetries on that task.`
+      : `object ${id} was made by put() and its only copy was on node ${node}, which is gone; a put() value cannot be rebuilt. Tip: keep the process that put it, or make the value in a task so it can be re-run.` };
+    this.wake(o);
+    return false;
+  }
+
+  /** The task that made this object runs again: its value is pending until the new reply. */
+  reset(id: ObjectId, lostNode: NodeId): void {
+    const o = this.objects.get(id);
+    if (!o) return;
+    if (o.value && "s" in o.value && o.value.node !== lostNode && !this.release(id)) this.freeStored(o.value);   // a sibling return's copy elsewhere
+    o.value = undefined;
+    o.error = undefined;
   }
 
   /** Wait until an object is available and return where its value is (or its error). */
   async locate(ref: ObjectRef): Promise<Outcome> {
     const obj = this.objects.get(ref.id);
     if (obj) {
-      if (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => obj.waiters.push(r));
+      const v = obj.value;
+      if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
+      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => obj.waiters.push(r));
       return obj.error ? { error: obj.error } : { value: obj.value! };
     }
     if (ref.owner === this.address) {
@@ -411,7 +456,7 @@ export class CoreWorker {
    * address now serving another process) or its node declared dead (a cut link leaves the
    * connection hanging) is OwnerDiedError, as in Ray: an object lives as long as its owner.
    */
-  private async askOwner(ref: ObjectRef): Promise<Outcome> {
+  private async askOwner(ref: ObjectRef, lostOn?: NodeId): Promise<Outcome> {
     const who = this.owners.get(ref.owner);
     const died = (why: string): Outcome => ({ error: { name: "OwnerDiedError", message: `the owner of ${ref.id} ` +
       `(${who ? `worker ${who.worker}` : "the process"} at ${ref.owner}${who?.node ? ` on node ${who.node}` : ""}) ${why}. ` +
@@ -420,7 +465,7 @@ export class CoreWorker {
     const ask = (async (): Promise<Outcome> => {
       let conn: Connection;
       try { conn = await this.connection(ref.owner); } catch { return died("is unreachable; it has exited"); }
-      try { return await conn.request({ t: "getObject", id: ref.id, owner: who?.worker }); } catch (e) {
+      try { return await conn.request({ t: "getObject", id: ref.id, owner: who?.worker, lost: lostOn }); } catch (e) {
         if (e instanceof Error && e.message === "connection closed") return died("died before the value was read");
         throw e;
       }
@@ -453,6 +498,26 @@ export class CoreWorker {
     return deserialize("v" in v ? v.v : await this.readStored(v));
   }
 
+  /**
+   * Read a located value. A stored copy that cannot be read is lost: its owner rebuilds it
+   * (lineage) and says where the new copy is, or answers ObjectLostError.
+   */
+  private async read(ref: ObjectRef, o: Outcome): Promise<unknown> {
+    for (let tries = 0; ; tries++) {
+      try { return await this.materialize(o); } catch (e) {
+        if (!(e instanceof ObjectLostError) || "error" in o || !("s" in o.value) || tries >= MAX_RELOCATIONS) throw e;
+        o = await this.relocate(ref, o.value.node);
+      }
+    }
+  }
+
+  /** Where an object is now, after its copy on `node` could not be read (rebuilt by its owner if it can be). */
+  relocate(ref: ObjectRef, node: NodeId): Promise<Outcome> {
+    if (!this.objects.has(ref.id)) return this.askOwner(ref, node);
+    this.lost(ref.id, node);
+    return this.locate(ref);
+  }
+
   async get(refs: ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
     const work = Promise.all(refs.map((r) => this.locate(r)));
     const notReady = refs.some((r) => !this.isReady(r.id));
@@ -460,7 +525,7 @@ export class CoreWorker {
     try {
       const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
         new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
-      return await this.hold(located.then((outcomes) => Promise.all(outcomes.map((o) => this.materialize(o)))));
+      return await this.hold(located.then((outcomes) => Promise.all(outcomes.map((o, i) => this.read(refs[i], o)))));
     } finally {
       if (notReady && this.blockedHook) await this.blockedHook(false);
     }
@@ -521,6 +586,7 @@ export class CoreWorker {
         }
         const obj = this.objects.get(msg.id);
         if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
+        if (msg.lost) this.lost(msg.id, msg.lost);   // the asker could not read the copy it was told of
         return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef)
           .then((o) => ("value" in o ? { value: this.exported(o.value) } : o));
       }

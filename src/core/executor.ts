@@ -3,9 +3,9 @@
 // maxConcurrency at once, so async methods can interleave when it is above 1.
 import { load, type CodeDescriptor } from "../code/descriptor.js";
 import { serialize } from "../serialization.js";
-import { SerializationError, type ErrorInfo } from "../errors.js";
+import { ObjectLostError, SerializationError, type ErrorInfo } from "../errors.js";
 import { returnId, type ActorId } from "../ids.js";
-import type { TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import type { StoredValue, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import { taskContext, type CoreWorker } from "./core-worker.js";
 
 interface Queued { spec: TaskSpec; resolve: (r: TaskReply & { requeue?: boolean }) => void }
@@ -84,8 +84,15 @@ export class Executor {
 
   private async run(spec: TaskSpec): Promise<TaskReply> {
     let result: unknown;
+    let args: unknown[];
+    try { args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a }))); } catch (e) {
+      // An argument's stored copy is gone: the owner rebuilds it and sends the task again (never
+      // wait for that here: rebuilding may need the CPU this worker holds).
+      const lost = e instanceof ObjectLostError && spec.args.find((a): a is StoredValue => "s" in a && e.message.includes(a.id));
+      if (lost) return { error: { name: "ObjectLostError", message: `argument ${lost.id} of ${spec.name}: ${e.message}`, lost: { id: lost.id, node: lost.node } } };
+      return { error: userError(e, spec, this.core) };
+    }
     try {
-      const args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a })));
       const ctx = { taskId: spec.taskId, name: spec.name, actorId: this.actor?.id };
       if (spec.actor) {
         const inst = this.actor!.instance;

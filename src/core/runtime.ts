@@ -6,7 +6,7 @@ import { ActorCaller, deadError } from "./actor-caller.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
 import { serialize, concat, type Serialized } from "../serialization.js";
-import { newActorId, newTaskId, returnId, type ObjectId, type TaskId } from "../ids.js";
+import { newActorId, newTaskId, returnId, type NodeId, type ObjectId, type TaskId } from "../ids.js";
 import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
@@ -17,11 +17,20 @@ export class Runtime {
   readonly submitter: TaskSubmitter;
   readonly actors: ActorCaller;
   private tasks = new Map<TaskId, PendingTask>();
+  /**
+   * Lineage: finished tasks whose returns are stored in a node's store (and so can be lost with
+   * it), kept with their arguments pinned while any of those returns lives, so that a lost
+   * return can be made again by running the task again — recursively, since its arguments have
+   * lineage of their own. Inline returns live in the owner and need none.
+   */
+  private lineage = new Map<TaskId, PendingTask>();
 
   constructor(config: CoreWorkerConfig) {
     this.core = new CoreWorker(config);
     this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
     this.actors = new ActorCaller(this.core);
+    this.core.reconstructor = (taskId, node) => this.reconstruct(taskId, node);
+    this.core.onFreed = (_id, taskId) => this.freed(taskId);
     setActorCallSink(this);
   }
 
@@ -53,12 +62,53 @@ export class Runtime {
       this.submitter.submit(task);
       return refs;
     }
-    this.resolveArgs(values).then((wire) => {
+    task.inputs = values;
+    this.resubmit(task);
+    return refs;
+  }
+
+  /** Resolve a task's ref arguments (again) and queue it. */
+  private resubmit(task: PendingTask): void {
+    this.resolveArgs(task.inputs!).then((wire) => {
       if (task.state === "done") return;
       task.spec.args = wire;
       this.submitter.submit(task);
     }, (e) => this.complete(task, { error: toErrorInfo(e) }));
-    return refs;
+  }
+
+  /** A stored return of a finished task was lost with `node`: run the task again (false: it cannot be). */
+  private reconstruct(taskId: TaskId, node: NodeId): boolean {
+    const task = this.lineage.get(taskId);
+    if (!task) return false;
+    if (task.state !== "done") return true;   // running again already
+    if (task.retriesLeft === 0) return false;
+    if (task.retriesLeft > 0) task.retriesLeft--;
+    task.attempts++;
+    for (const id of task.returnIds) this.core.reset(id, node);
+    task.state = "resolving";
+    task.lease = undefined;
+    this.tasks.set(taskId, task);
+    if (task.inputs) this.resubmit(task);
+    else this.submitter.submit(task);
+    return true;
+  }
+
+  /** One of a task's returns was freed: once none is left, its lineage (and the arguments it pins) goes. */
+  private freed(taskId: TaskId): void {
+    const task = this.lineage.get(taskId);
+    if (!task || task.returnIds.some((id) => this.core.isOwned(id))) return;
+    this.lineage.delete(taskId);
+    if (task.state === "done") for (const id of task.pinned) this.core.unpin(id);
+  }
+
+  /** The worker could not read an argument's stored copy: have it rebuilt (or relocated), then send the task again. */
+  private rerunAfterLostArgument(task: PendingTask, lost: { id: string; node: string }): boolean {
+    const ref = task.inputs?.find((v): v is ObjectRef => v instanceof ObjectRef && v.id === lost.id);
+    if (!ref || task.cancelled || (task.relocations = (task.relocations ?? 0) + 1) > MAX_RELOCATIONS) return false;
+    task.state = "resolving";
+    task.lease = undefined;
+    this.core.relocate(ref, lost.node as NodeId).then(() => this.resubmit(task), (e) => this.complete(task, { error: toErrorInfo(e) }));
+    return true;
   }
 
   // A remote function's options object is fixed (options() makes a new one): its resources,
@@ -104,9 +154,15 @@ export class Runtime {
 
   private complete(task: PendingTask, reply: TaskReply): void {
     if (task.state === "done") return;
+    if (reply.error?.lost && !task.spec.actor && this.rerunAfterLostArgument(task, reply.error.lost)) return;
     task.state = "done";
     this.tasks.delete(task.spec.taskId);
-    for (const id of task.pinned) this.core.unpin(id);
+    const keep = !task.spec.actor && !!reply.returns?.some((v) => "s" in v) && task.returnIds.some((id) => this.core.isOwned(id));
+    if (keep) this.lineage.set(task.spec.taskId, task);
+    else {
+      this.lineage.delete(task.spec.taskId);
+      for (const id of task.pinned) this.core.unpin(id);
+    }
     if (reply.error || !reply.returns) {
       const error = reply.error ?? { name: "Error", message: "task returned no values" };
       for (const id of task.returnIds) this.core.resolve(id, { error });
@@ -204,6 +260,9 @@ export class Runtime {
     return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
   }
 }
+
+/** Times a task is sent again because its arguments' copies were lost, before it fails with ObjectLostError. */
+const MAX_RELOCATIONS = 16;
 
 /** Tasks are retried after worker or node loss this many times unless maxRetries says otherwise (as in Ray). */
 const DEFAULT_MAX_RETRIES = 3;

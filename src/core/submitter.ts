@@ -16,6 +16,8 @@ import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
 import type { ObjectId } from "../ids.js";
 import { Deque } from "./deque.js";
+import type { ObjectRef } from "./object-ref.js";
+import type { Serialized } from "../serialization.js";
 
 export type TaskState = "resolving" | "queued" | "pushed" | "done";
 
@@ -44,6 +46,10 @@ export interface PendingTask {
   retriesLeft: number;
   retryExceptions?: boolean | string[];
   attempts: number;
+  /** The arguments as given (refs unresolved), kept to resolve them again when the task is re-run. */
+  inputs?: Array<ObjectRef | Serialized>;
+  /** Times the task was sent again because an argument's stored copy was lost. */
+  relocations?: number;
 }
 
 interface Lease {
