@@ -2,6 +2,7 @@
 // every call carries the cluster token and protocol version in its metadata.
 import type * as grpc from "@grpc/grpc-js";
 import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
 import { Packr } from "msgpackr";
 import { AuthenticationError, HeadUnavailableError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
@@ -47,7 +48,23 @@ export const GRPC_OPTIONS = {
   "grpc.max_reconnect_backoff_ms": 2000,
 };
 
+/**
+ * Replies of calls that carried a request id, kept a while: a client that lost the connection
+ * mid-call sends the call again under the same id, and gets the first call's reply (joined if it
+ * is still running) instead of running the handler twice. Bounded by age and count.
+ */
+export const DEDUP_MS = Number(process.env.HELIOS_DEDUP_MS ?? 120_000);
+const DEDUP_MAX = 50_000;
+interface Answered { at: number; reply: Promise<Buffer>; calls: Array<grpc.ServerUnaryCall<any, any>> }
+
 export function addService(server: grpc.Server, service: ServiceName, token: string, handlers: Record<string, Handler>): void {
+  const answered = new Map<string, Answered>();
+  const prune = (now: number) => {
+    for (const [id, a] of answered) {
+      if (now - a.at < DEDUP_MS && answered.size <= DEDUP_MAX) break;
+      answered.delete(id);
+    }
+  };
   server.addService(definition(service), {
     Call: (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
       const auth = call.metadata.get("authorization")[0];
@@ -64,11 +81,25 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
       try { body = packr.unpack(call.request.body); } catch {
         return callback({ code: g().status.INVALID_ARGUMENT, details: "malformed msgpack body" });
       }
-      const ctx: CallContext = { cancelled: () => call.cancelled };
-      Promise.resolve().then(() => handler(body, ctx)).then(
-        (out) => callback(null, { body: packr.pack(out ?? null) }),
-        (e) => callback(null, { body: packr.pack({ __error: toErrorInfo(e) }) }),
+      const id = call.metadata.get("helios-request-id")[0] as string | undefined;
+      const seen = id ? answered.get(id) : undefined;
+      if (seen) {   // a call sent again: the first one's reply
+        seen.calls.push(call);
+        return void seen.reply.then((b) => callback(null, { body: b }));
+      }
+      const calls = [call];
+      // Cancelled only when every copy of the call went away (a retry still wants the answer).
+      const ctx: CallContext = { cancelled: () => calls.every((c) => c.cancelled) };
+      const reply = Promise.resolve().then(() => handler(body, ctx)).then(
+        (out) => packr.pack(out ?? null),
+        (e) => packr.pack({ __error: toErrorInfo(e) }),
       );
+      if (id) {
+        const now = Date.now();
+        answered.set(id, { at: now, reply, calls });
+        if (answered.size > DEDUP_MAX || now - answered.values().next().value!.at >= DEDUP_MS) prune(now);
+      }
+      void reply.then((b) => callback(null, { body: b }));
     },
   });
 }
@@ -92,6 +123,9 @@ function channelCredentials(): grpc.ChannelCredentials {
 /** How long a head client keeps retrying while the head is unreachable (it may be restarting). */
 export const HEAD_RECONNECT_MS = Number(process.env.HELIOS_HEAD_RECONNECT_MS ?? 60_000);
 const UNAVAILABLE = 14;
+/** Request ids: this process's random prefix and a counter (unique across processes and restarts). */
+const clientId = randomBytes(8).toString("base64url");
+let requestSeq = 0;
 const RETRY_BACKOFF_MS = [50, 100, 200, 400, 800, 1000];
 
 export interface RpcClientOptions {
@@ -123,11 +157,16 @@ export class RpcClient {
     return this.options.reconnectMs ? this.retrying(method, body, deadline, this.options.reconnectMs) : this.attempt(method, body, deadline);
   }
 
-  /** Every head method is idempotent, so a call lost with the connection can be sent again. */
+  /**
+   * A call lost with the connection is sent again under the same request id, so a server that
+   * did run it answers from its first run (within DEDUP_MS); a restarted head, which has no
+   * memory of it, relies on every head method being idempotent by itself.
+   */
   private async retrying<T>(method: string, body: unknown, deadline: number | undefined, reconnectMs: number): Promise<T> {
     let downSince: number | undefined;
+    const id = `${clientId}-${(++requestSeq).toString(36)}`;
     for (let i = 0; ; i++) {
-      try { return await this.attempt<T>(method, body, deadline); } catch (e: any) {
+      try { return await this.attempt<T>(method, body, deadline, id); } catch (e: any) {
         if (e?.code !== UNAVAILABLE || this.closed) throw e;
         downSince ??= Date.now();
         const wait = RETRY_BACKOFF_MS[Math.min(i, RETRY_BACKOFF_MS.length - 1)];
@@ -143,10 +182,11 @@ export class RpcClient {
     }
   }
 
-  private attempt<T>(method: string, body: unknown, deadline: number | undefined): Promise<T> {
+  private attempt<T>(method: string, body: unknown, deadline: number | undefined, requestId?: string): Promise<T> {
     const md = new (g().Metadata)();
     if (this.token) md.set("authorization", `Bearer ${this.token}`);
     md.set("helios-version", PROTOCOL_VERSION);
+    if (requestId) md.set("helios-request-id", requestId);
     const opts: grpc.CallOptions = deadline ? { deadline } : {};
     return new Promise<T>((resolve, reject) => {
       if (this.closed) return reject(new Error(`client for ${this.address} is closed`));
