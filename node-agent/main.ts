@@ -36,7 +36,10 @@ await head.ready(20_000);   // an embedded cluster starts its head and agent tog
 const registration = { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir };
 await head.call("registerNode", registration);
 head.close();
+let declaredDead = false;
 agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), registration, () => {
+  if (declaredDead) return;   // heartbeats already on their way are refused too
+  declaredDead = true;
   console.error(`node ${nodeId} was declared dead by the head; exiting (start the agent again to rejoin as a new node)`);
   process.kill(process.pid, "SIGTERM");
 });

@@ -108,6 +108,9 @@ program.command("status")
     const token = o.token || readTokenFile();
     if (!token) throw new Error(missingToken());
     console.log(formatStatus(address, await clusterStatus(address, token)));
+    // Done: a connection attempt to an unreachable node (a cut link) may linger for a minute
+    // after its call timed out, and must not hold the answer back.
+    process.exit(0);
   });
 
 program.command("stop")
