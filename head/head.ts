@@ -7,6 +7,7 @@ import { NodeTable } from "./nodes.js";
 import { Scheduler } from "./scheduling.js";
 import { PackageStore } from "./packages.js";
 import { OwnerTable } from "./owners.js";
+import { KvTable } from "./kv.js";
 import type { HeadStore } from "./store.js";
 import * as path from "node:path";
 
@@ -37,6 +38,7 @@ export class Head {
   private unknownWaiters = new Map<ActorId, Array<() => void>>();
 
   private packages: PackageStore;
+  private kv: KvTable;
   private store: HeadStore;
   private owners: OwnerTable;
 
@@ -44,6 +46,7 @@ export class Head {
     this.store = config.store;
     this.nodes = new NodeTable(config.token, config.healthTimeoutMs, config.store);
     this.packages = new PackageStore(path.join(config.store.dir, "packages"));
+    this.kv = new KvTable(config.store);
     this.owners = new OwnerTable(config.token, { underDetached: (w) => this.underDetached(w), ownerDied: (ids, why) => this.ownerDied(ids, why) });
     this.nodes.onDeath = (nodeId) => {
       this.owners.nodeDied(nodeId);
@@ -57,6 +60,7 @@ export class Head {
   handlers() {
     return {
       ...this.packages.handlers(),
+      ...this.kv.handlers(),
       registerNode: (n: NodeRegistration) => {
         const r = this.nodes.register(n);
         if (r.ok && n.actors) this.reconcile(n.nodeId, n.actors);

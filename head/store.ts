@@ -21,7 +21,7 @@ import * as path from "node:path";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 
-export type TableName = "nodes" | "actors" | "jobs";
+export type TableName = "nodes" | "actors" | "jobs" | "kv";
 export type FsyncPolicy = "always" | "interval";
 
 export interface StoreOptions {

@@ -2,6 +2,8 @@
 export { init, shutdown, put, get, wait, cancel, kill, getActor, getRuntimeContext, isInitialized } from "./api.js";
 export type { GetOptions, WaitOptions, RuntimeContext } from "./api.js";
 export { remote } from "./remote.js";
+export { kv } from "./kv.js";
+export type { KvOptions } from "./kv.js";
 export { ObjectRef } from "./core/object-ref.js";
 export {
   HeliosError, isHeliosError, TaskError, GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError,

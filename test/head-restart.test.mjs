@@ -87,6 +87,7 @@ test("a SIGKILLed head comes back on the same storage: tasks and actor calls car
   const found = await other.next("RESULT");
   assert.deepEqual(found.items, ["before", "while down", "after"]);
   assert.equal(found.pid, keeperPid);
+  assert.deepEqual(found.kv, { config: { workers: 4, tags: ["a", "b"] }, keys: ["after", "config"] }, "the KV table came back with the head");
   assert.equal(await other.exited, 0);
 
   // The same agents (same processes, same node ids), ALIVE, well past a health-check window.
