@@ -49,3 +49,21 @@ test("a node cut off past the health window is replaced: its work reruns elsewhe
   assert.match(s, new RegExp(`${c.nodes.b.nodeId}.*ALIVE`));
   assert.match(s, new RegExp(`${b.nodeId}.*DEAD`));
 });
+
+test("with every agent gone, a new task fails with NodeDiedError instead of waiting forever", async () => {
+  const proc = c.net.spawn("driver", process.execPath, [path.join(root, "test/fixtures/cluster-driver.mjs"), "noNodes", "{}"],
+    { env: { ...process.env, HELIOS_ADDRESS: c.headAddress, HELIOS_TOKEN: c.token }, stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  const exited = new Promise((resolve) => proc.on("exit", resolve));
+  await new Promise((resolve) => proc.stdout.on("data", (d) => { out += d; if (out.includes("READY")) resolve(); }));
+  for (const host of ["a", "b"]) {
+    const { pid } = c.nodes[host];
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), 5000, `agent ${host} to exit`);
+  }
+  proc.stdin.end("go\n");
+  assert.equal(await exited, 0, out);
+  const r = JSON.parse(out.split("\n").find((l) => l.startsWith("RESULT ")).slice(7));
+  assert.equal(r.error, "NodeDiedError", JSON.stringify(r));
+  assert.match(r.message, /helios status/);
+});

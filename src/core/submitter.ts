@@ -260,7 +260,11 @@ export class TaskSubmitter {
   }
 
   private failQueue(q: ShapeQueue, e: unknown): void {
-    const error: ErrorInfo = e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+    // Unavailable or timed out (gRPC 14 / 4): the agent is out of reach — a typed error, never a raw gRPC one.
+    const code = (e as { code?: unknown })?.code;
+    const error: ErrorInfo = (code === 14 || code === 4) && (e as Error).name === "Error"
+      ? { name: "NodeDiedError", message: `no node agent could be reached to run these tasks (${(e as Error).message}). Tip: check that the cluster's agents are running and reachable (helios status).` }
+      : e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
     for (const t of q.tasks.drain()) this.complete(t, { error });
   }
 
