@@ -59,6 +59,24 @@ test("objects lost with their node are rebuilt from lineage: the task and, recur
   c.nodes.b = await c.startAgent("b");
 });
 
+test("lineage keeps recipes, not values: a chain's freed intermediates are made again, oldest first, when its last object is lost", async () => {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
+  const { nodeId, storeDir } = c.nodes.b;
+  const n = 12;
+  const r = await withDriver("chain", { on: nodeId, log, bytes: 1024 * 1024, n }, "driver", async () => {
+    // Only the last value of the chain is still stored on B: keeping the recipes kept no values.
+    const objects = fs.readdirSync(storeDir).filter((f) => !f.startsWith("."));
+    assert.equal(objects.length, 1, `objects in B's store: ${objects}`);
+    await killAgent("b");
+  });
+  assert.deepEqual(r, { length: 128 * 1024, first: n, last: n });
+  const names = lines(log).map(([name]) => name);
+  const chain = Array.from({ length: n + 1 }, (_, i) => `c${i}`);
+  assert.deepEqual(names, [...chain, ...chain], "every link ran once more, in order");
+  assert.ok(lines(log).slice(n + 1).every(([, node]) => node === c.nodes.a.nodeId));
+  c.nodes.b = await c.startAgent("b");
+});
+
 test("a lost object whose task has no retries left raises ObjectLostError, and so does what depends on it", async () => {
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
   const r = await withDriver("lineage", { on: c.nodes.b.nodeId, log, bytes: 4 * 1024 * 1024, maxRetries: 0 }, "driver", () => killAgent("b"));

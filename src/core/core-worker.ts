@@ -281,6 +281,11 @@ export class CoreWorker {
     return new ObjectRef(id, this.address);
   }
 
+  /** A task return that was freed is wanted again (a re-run's input): pending until its task answers. */
+  revive(id: ObjectId, task: TaskId): void {
+    if (!this.objects.has(id)) this.newObject(id).task = task;
+  }
+
   /** Register a pending owned object (a task return) and make its ref. */
   pending<T>(id: ObjectId, task: TaskId): ObjectRef<T> {
     this.newObject(id).task = task;

@@ -3,6 +3,7 @@
 import { CoreWorker, INLINE_MAX, taskContext, type CoreWorkerConfig } from "./core-worker.js";
 import { TaskSubmitter, MAX_LEASES, shapeKey, type PendingTask } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
+import { Lineage, isRefInput } from "./lineage.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
 import { serialize, concat, type Serialized } from "../serialization.js";
@@ -17,20 +18,16 @@ export class Runtime {
   readonly submitter: TaskSubmitter;
   readonly actors: ActorCaller;
   private tasks = new Map<TaskId, PendingTask>();
-  /**
-   * Lineage: finished tasks whose returns are stored in a node's store (and so can be lost with
-   * it), kept with their arguments pinned while any of those returns lives, so that a lost
-   * return can be made again by running the task again — recursively, since its arguments have
-   * lineage of their own. Inline returns live in the owner and need none.
-   */
-  private lineage = new Map<TaskId, PendingTask>();
+  /** Recipes of finished tasks whose returns can be lost with a node (lineage.ts). */
+  private lineage: Lineage;
 
   constructor(config: CoreWorkerConfig) {
     this.core = new CoreWorker(config);
     this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
     this.actors = new ActorCaller(this.core);
+    this.lineage = new Lineage(this.core);
     this.core.reconstructor = (taskId, node) => this.reconstruct(taskId, node);
-    this.core.onFreed = (_id, taskId) => this.freed(taskId);
+    this.core.onFreed = (_id, taskId) => this.lineage.freed(taskId);
     setActorCallSink(this);
   }
 
@@ -48,10 +45,11 @@ export class Runtime {
     const taskId = newTaskId();
     const name = options.name ?? fn.name;
     const { resources, strategy, shape, maxLeases } = this.shapeOf(options);
-    const { values, pinned } = this.serializeArgs(args, name);
+    const { values, pinned, internal } = this.serializeArgs(args, name);
     const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = returnIds.map((id) => this.core.pending(id, taskId));
     const task: PendingTask = {
+      internal,
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
       fn, resources, strategy, shape, maxLeases, returnIds, state: "resolving", pinned,
       retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions, attempts: 1,
@@ -69,7 +67,7 @@ export class Runtime {
 
   /** Resolve a task's ref arguments (again) and queue it. */
   private resubmit(task: PendingTask): void {
-    this.resolveArgs(task.inputs!).then((wire) => {
+    this.resolveArgs(task.inputs as Array<ObjectRef | Serialized>).then((wire) => {
       if (task.state === "done") return;
       task.spec.args = wire;
       this.submitter.submit(task);
@@ -88,17 +86,39 @@ export class Runtime {
     task.state = "resolving";
     task.lease = undefined;
     this.tasks.set(taskId, task);
-    if (task.inputs) this.resubmit(task);
-    else this.submitter.submit(task);
+    this.rerun(task);
     return true;
   }
 
-  /** One of a task's returns was freed: once none is left, its lineage (and the arguments it pins) goes. */
-  private freed(taskId: TaskId): void {
-    const task = this.lineage.get(taskId);
-    if (!task || task.returnIds.some((id) => this.core.isOwned(id))) return;
-    this.lineage.delete(taskId);
-    if (task.state === "done") for (const id of task.pinned) this.core.unpin(id);
+  /** Send a kept task again: its inputs become live refs again, freed ones made again first (recursively). */
+  private rerun(task: PendingTask): void {
+    if (!task.inputs) return this.submitter.submit(task);
+    const live: Array<ObjectRef | Serialized> = [];
+    task.pinned = [];
+    for (const v of task.inputs) {
+      if (!isRefInput(v)) {
+        if (v instanceof ObjectRef) { this.core.pin(v); task.pinned.push(v.id); }
+        live.push(v);
+        continue;
+      }
+      const id = v.lineageRef;
+      if (v.owner === this.core.address && !this.core.isOwned(id)) {
+        const producer = this.lineage.revive(id);
+        if (!producer) {
+          return this.complete(task, { error: { name: "ObjectLostError", message: `input ${id} of ${task.spec.name} was lost and cannot be made again: ` +
+            "it was freed and the task that made it is no longer known (its lineage was dropped or it was a put()). Tip: keep a ref to inputs you may need rebuilt." } });
+        }
+        if (producer.state === "done" && !this.reconstruct(producer.spec.taskId, "" as NodeId)) {
+          this.core.resolve(id, { error: { name: "ObjectLostError", message: `input ${id} of ${task.spec.name} cannot be made again: the task that made it (${producer.spec.name}) has no retries left (maxRetries)` } });
+        }
+      }
+      const ref = new ObjectRef(id, v.owner);
+      this.core.pin(ref);
+      task.pinned.push(id);
+      live.push(ref);
+    }
+    task.inputs = live;
+    this.resubmit(task);
   }
 
   /** The worker could not read an argument's stored copy: have it rebuilt (or relocated), then send the task again. */
@@ -126,15 +146,19 @@ export class Runtime {
   }
 
   /** Serialize at the call site (so a bad argument throws here); pin refs until the call ends. */
-  private serializeArgs(args: unknown[], name: string): { values: Array<ObjectRef | Serialized>; pinned: ObjectId[] } {
+  private serializeArgs(args: unknown[], name: string): { values: Array<ObjectRef | Serialized>; pinned: ObjectId[]; internal?: Set<ObjectId> } {
     const pinned: ObjectId[] = [];
+    let internal: Set<ObjectId> | undefined;
     const values = args.map((a, i): ObjectRef | Serialized => {
       let v: ObjectRef | Serialized = isObjectRef(a) ? a : serialize(a, `${name}() argument ${i}`);
-      if (!(v instanceof ObjectRef) && v.size > INLINE_MAX) v = this.core.putSerialized(v);   // large: via the store
+      if (!(v instanceof ObjectRef) && v.size > INLINE_MAX) {   // large: via the store
+        v = this.core.putSerialized(v);
+        (internal ??= new Set()).add(v.id);
+      }
       if (v instanceof ObjectRef) { this.core.pin(v); pinned.push(v.id); }
       return v;
     });
-    return { values, pinned };
+    return { values, pinned, internal };
   }
 
   /** Top-level refs become their values (inline or stored) before the task is pushed. */
@@ -157,12 +181,11 @@ export class Runtime {
     if (reply.error?.lost && !task.spec.actor && this.rerunAfterLostArgument(task, reply.error.lost)) return;
     task.state = "done";
     this.tasks.delete(task.spec.taskId);
+    for (const id of task.pinned) this.core.unpin(id);
+    task.pinned = [];
     const keep = !task.spec.actor && !!reply.returns?.some((v) => "s" in v) && task.returnIds.some((id) => this.core.isOwned(id));
-    if (keep) this.lineage.set(task.spec.taskId, task);
-    else {
-      this.lineage.delete(task.spec.taskId);
-      for (const id of task.pinned) this.core.unpin(id);
-    }
+    if (keep || this.lineage.get(task.spec.taskId)) this.lineage.keep(task, task.internal ?? NO_IDS);
+    else task.inputs = undefined;
     if (reply.error || !reply.returns) {
       const error = reply.error ?? { name: "Error", message: "task returned no values" };
       for (const id of task.returnIds) this.core.resolve(id, { error });
@@ -260,6 +283,8 @@ export class Runtime {
     return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
   }
 }
+
+const NO_IDS: ReadonlySet<ObjectId> = new Set();
 
 /** Times a task is sent again because its arguments' copies were lost, before it fails with ObjectLostError. */
 const MAX_RELOCATIONS = 16;

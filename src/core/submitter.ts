@@ -16,8 +16,7 @@ import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
 import type { ObjectId } from "../ids.js";
 import { Deque } from "./deque.js";
-import type { ObjectRef } from "./object-ref.js";
-import type { Serialized } from "../serialization.js";
+import type { Input } from "./lineage.js";
 
 export type TaskState = "resolving" | "queued" | "pushed" | "done";
 
@@ -46,8 +45,10 @@ export interface PendingTask {
   retriesLeft: number;
   retryExceptions?: boolean | string[];
   attempts: number;
-  /** The arguments as given (refs unresolved), kept to resolve them again when the task is re-run. */
-  inputs?: Array<ObjectRef | Serialized>;
+  /** The arguments as given (refs unresolved), kept to resolve them again when the task is re-run (lineage.ts). */
+  inputs?: Input[];
+  /** Internal put()s that carry its large by-value arguments: part of the task, kept with its lineage. */
+  internal?: Set<ObjectId>;
   /** Times the task was sent again because an argument's stored copy was lost. */
   relocations?: number;
 }
