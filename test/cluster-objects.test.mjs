@@ -4,7 +4,9 @@ import { startNetworkCluster } from "./cluster.mjs";
 import { RpcClient } from "../dist/src/rpc/grpc.js";
 
 let c;
-before(async () => { c = await startNetworkCluster({ agents: { a: {}, b: {} } }); });
+// Moving 1 GB takes the two cores for seconds: a generous health window keeps a starved heartbeat from
+// declaring a busy node dead (this file tests transfers, not membership).
+before(async () => { c = await startNetworkCluster({ agents: { a: {}, b: {} }, healthTimeoutMs: 10_000 }); });
 after(() => c?.stop());
 
 /** Ask an agent for its info from inside its own host (the test process is outside the network). */

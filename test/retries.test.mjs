@@ -35,6 +35,15 @@ test("when the retries are spent the caller gets WorkerCrashedError with the num
   assert.equal(attempts("b"), 2);
 });
 
+test("the default budget is 3 retries: a fourth crash is final", async () => {
+  await assert.rejects(get(flaky.remote(counter("h"), 10, "exit")), (e) => e instanceof WorkerCrashedError && /after 4 attempts/.test(e.message));
+  assert.equal(attempts("h"), 4);
+});
+
+test("maxRetries: -1 retries for as long as it takes", async () => {
+  assert.equal(await get(flaky.options({ maxRetries: -1 }).remote(counter("i"), 7, "exit")), 7);
+});
+
 test("maxRetries: 0 never retries", async () => {
   await assert.rejects(get(flaky.options({ maxRetries: 0 }).remote(counter("c"), 2, "exit")), WorkerCrashedError);
   assert.equal(attempts("c"), 1);
