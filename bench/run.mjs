@@ -12,6 +12,7 @@
 //                                    agent + driver RSS growth per 100k tasks (opt-in: --long, or
 //                                    name it in --rows)
 //   raw_socket_pingpong_per_s        framed ping-pong between two node processes over TCP
+//   raw_unix_socket_pingpong_per_s   the same over a Unix socket (Helios's transport on one machine)
 //   memcpy_gb_per_s                  Buffer.copy of 1 GB of touched memory
 //
 // Flags: --rows a,b (pick rows)   --rounds N (timed rounds, default 4, as Ray)
@@ -92,7 +93,8 @@ function rowTable() {
     idle_worker_rss_mb: { phase: "cluster", run: idleWorkerRss },
     pool_map_100k_per_s: { phase: "cluster", run: poolMap },
     memory_growth_mb_per_100k_tasks: { phase: "bare", long: true, run: memoryGrowthRow },
-    raw_socket_pingpong_per_s: { phase: "bare", run: pingPong },
+    raw_socket_pingpong_per_s: { phase: "bare", run: (ctx) => pingPong(ctx, "tcp") },
+    raw_unix_socket_pingpong_per_s: { phase: "bare", run: (ctx) => pingPong(ctx, "unix") },
     memcpy_gb_per_s: { phase: "bare", run: memcpy },
   });
   return rows;

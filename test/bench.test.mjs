@@ -19,7 +19,7 @@ const ROWS = [
   "single_client_tasks_and_get_batch", "single_client_get_object_containing_10k_refs", "single_client_wait_1k_refs",
   // Helios's own rows and the physical baselines
   "init_to_first_result_ms", "idle_worker_rss_mb", "pool_map_100k_per_s",
-  "raw_socket_pingpong_per_s", "memcpy_gb_per_s",
+  "raw_socket_pingpong_per_s", "raw_unix_socket_pingpong_per_s", "memcpy_gb_per_s",
 ];
 
 test("the benchmark runs end to end with a tiny iteration count", { timeout: 170_000 }, async () => {
