@@ -47,7 +47,8 @@ export class Head {
     this.nodes = new NodeTable(config.token, config.healthTimeoutMs, config.store);
     this.packages = new PackageStore(path.join(config.store.dir, "packages"));
     this.kv = new KvTable(config.store);
-    this.owners = new OwnerTable(config.token, { underDetached: (w) => this.underDetached(w), ownerDied: (ids, why) => this.ownerDied(ids, why) });
+    this.owners = new OwnerTable(config.token, { underDetached: (w) => this.underDetached(w), ownerDied: (ids, why) => this.ownerDied(ids, why),
+      jobEnded: (jobId) => this.jobEnded(jobId) });
     this.nodes.onDeath = (nodeId) => {
       this.owners.nodeDied(nodeId);
       for (const a of this.actors.values()) {
@@ -70,7 +71,7 @@ export class Head {
       watchNodes: (r: { since: number; waitMs?: number }) => this.nodes.watch(r.since, Math.min(r.waitMs ?? 20_000, 30_000)),
       placeLease: (r: { resources: Resources; strategy?: Strategy; local?: NodeId; localAvailable?: Resources }) => {
         // The asking agent's own numbers are exact; the rest are as of the last heartbeat.
-        const view = this.nodes.list().map((n) => n.nodeId === r.local && r.localAvailable ? { ...n, available: r.localAvailable } : n);
+        const view = this.nodes.placementView().map((n) => n.nodeId === r.local && r.localAvailable ? { ...n, available: r.localAvailable } : n);
         const p = this.scheduler.place(view, r.resources, r.strategy, r.local);
         if ("infeasible" in p) throw new TaskUnschedulableError(p.infeasible);
         return { nodeId: p.nodeId, agentAddress: this.nodes.get(p.nodeId)!.agentAddress };
@@ -134,16 +135,23 @@ export class Head {
     return this.info(r.actorId)!;
   }
 
-  /** Place the actor on a node and run its constructor there (first start and restarts). */
-  private async place(rec: ActorRecord): Promise<void> {
+  /**
+   * Place the actor on a node and run its constructor there (first start and restarts). `avoid`:
+   * a node that just failed to start it, passed over while another node can take it.
+   */
+  private async place(rec: ActorRecord, avoid?: NodeId): Promise<void> {
     const r = rec.req;
     const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
     const asked = rec.placing && this.nodes.get(rec.placing)?.state === "ALIVE" ? { nodeId: rec.placing } : undefined;
-    const p = asked ?? this.scheduler.place(this.nodes.list(), placement, r.strategy);
+    const view = this.nodes.placementView();
+    const others = avoid ? this.scheduler.place(view.filter((n) => n.nodeId !== avoid), placement, r.strategy) : undefined;
+    const p = asked ?? (others && !("infeasible" in others) ? others : this.scheduler.place(view, placement, r.strategy));
     if ("infeasible" in p) {
       this.markDead(r.actorId, toErrorInfo(new TaskUnschedulableError(`actor ${r.className}: ${p.infeasible}`)));
       return;
     }
+    if (p.nodeId === avoid) await new Promise((res) => setTimeout(res, 500).unref());   // the only node left: not in a tight loop
+    if (dead(rec)) return;
     const node = this.nodes.get(p.nodeId)!;
     rec.placing = node.nodeId;
     this.save(rec);
@@ -151,23 +159,31 @@ export class Head {
       const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
         resources: r.resources, placement, maxConcurrency: r.maxConcurrency });
       rec.placing = undefined;
-      if (out.error) this.markDead(r.actorId, out.error);
-      else if (rec.state === "DEAD") node.client.call("killWorker", { workerId: out.workerId }).catch(() => {});
+      if (dead(rec)) { if (!out.error) node.client.call("killWorker", { workerId: out.workerId }).catch(() => {}); }
+      // The constructor threw: a user error, final. Its worker died under it: lost, like a running actor's.
+      else if (out.error) out.error.name === "TaskError" ? this.markDead(r.actorId, out.error) : this.lost(rec, out.error);
+      // Its agent's report of the worker's exit can overtake this reply (it was ignored then: the actor was not alive yet).
+      else if (this.owners.exited(out.workerId)) this.lost(rec, { name: "ActorDiedError", message: `its worker (${out.workerId}) exited as it started` });
       else { Object.assign(rec, { state: "ALIVE", address: out.address, workerId: out.workerId, nodeId: node.nodeId }); this.wake(rec); }
     } catch (e) {
       rec.placing = undefined;
-      this.markDead(r.actorId, toErrorInfo(e));
+      if (dead(rec)) return;
+      // The agent did not answer (it died, or the head cannot reach it), or its workers died as they started: try elsewhere.
+      const transport = typeof (e as { code?: unknown }).code === "number";
+      if (transport || (e as Error).name === "WorkerCrashedError") {
+        this.lost(rec, transport ? { name: "NodeDiedError", message: `node ${node.nodeId} could not be asked to start it: ${(e as Error).message}` } : toErrorInfo(e), node.nodeId);
+      } else this.markDead(r.actorId, toErrorInfo(e));
     }
   }
 
   /** The actor's worker or node is gone: start it again while restarts are left, else it is dead. */
-  private lost(a: ActorRecord, death: NonNullable<ActorInfo["death"]>): void {
+  private lost(a: ActorRecord, death: NonNullable<ActorInfo["death"]>, avoid?: NodeId): void {
     if (a.restartsLeft === 0) return this.markDead(a.actorId, death);
     if (a.restartsLeft > 0) a.restartsLeft--;
     a.numRestarts = (a.numRestarts ?? 0) + 1;
     Object.assign(a, { state: "RESTARTING", address: undefined, workerId: undefined, nodeId: undefined });
     this.wake(a);
-    void this.place(a);
+    void this.place(a, avoid);
   }
 
   private async waitActor(id: ActorId): Promise<ActorInfo> {
@@ -209,6 +225,13 @@ export class Head {
   /** Their owner is gone: these actors die for good (no restart), and their workers stop. */
   private ownerDied(ids: ActorId[], why: string): void {
     for (const id of ids) void this.killActor(id, { name: "ActorDiedError", message: why });
+  }
+
+  /** Agents stop the ended job's workers (as Ray's raylets do when a job finishes). */
+  private jobEnded(jobId: JobId): void {
+    for (const n of this.nodes.list()) {
+      if (n.state === "ALIVE") this.nodes.client(n.nodeId)?.call("jobEnded", { jobId }).catch(() => {});
+    }
   }
 
   /** Does this worker host a detached actor, or an actor owned (through any chain of actors) by one? */
@@ -268,3 +291,6 @@ export class Head {
 
   close(): void { this.nodes.close(); this.owners.close(); }
 }
+
+/** Read after an await: the record may have been killed meanwhile. */
+function dead(a: ActorRecord): boolean { return a.state === "DEAD"; }

@@ -71,6 +71,16 @@ export class NodeTable {
   client(nodeId: NodeId): RpcClient | undefined { return this.members.get(nodeId)?.client; }
   list(): NodeInfo[] { return [...this.members.values()].map(info); }
 
+  /**
+   * The nodes as placement should see them: one silent for a quarter of the health window may be
+   * dead already (killed, or cut off), so it counts as having nothing free until it is heard from
+   * again. Work then goes to nodes known to be there instead of to one that may never answer.
+   */
+  placementView(): NodeInfo[] {
+    const now = Date.now();
+    return [...this.members.values()].map((m) => m.state === "ALIVE" && now - m.lastHeartbeat > this.healthTimeoutMs / 4 ? { ...info(m), available: {} } : info(m));
+  }
+
   /** Events after `since`; waits up to `waitMs` for one when there is none yet. */
   async watch(since: number, waitMs: number): Promise<NodeEvent[]> {
     const pending = () => this.events.filter((e) => e.seq > since);

@@ -22,6 +22,8 @@ export interface OwnerTableHost {
   underDetached(workerId: WorkerId): boolean;
   /** These actors' owner is gone: they die (`why` says so, for their death record). */
   ownerDied(actors: ActorId[], why: string): void;
+  /** A job's driver is gone: the job has ended. */
+  jobEnded(jobId: JobId): void;
 }
 
 export class OwnerTable {
@@ -44,6 +46,9 @@ export class OwnerTable {
   /** The actor is dead: nothing left to fate-share. */
   forget(actorId: ActorId): void { this.owners.delete(actorId); }
 
+  /** Has this worker's exit been reported (recently)? */
+  exited(workerId: WorkerId): boolean { return this.deadWorkers.has(workerId); }
+
   workerDied(workerId: WorkerId, nodeId: NodeId): void {
     remember(this.deadWorkers, workerId);
     this.kill((o) => !o.driver && o.workerId === workerId, `its owner died (worker ${workerId} on node ${nodeId} exited)`);
@@ -65,6 +70,7 @@ export class OwnerTable {
     w.stop();
     this.drivers.delete(jobId);
     remember(this.endedJobs, jobId);
+    this.host.jobEnded(jobId);
     this.kill((o) => o.jobId === jobId && (o.driver || !this.host.underDetached(o.workerId)), `its owner died (the driver of job ${jobId} ended: ${why})`);
   }
 

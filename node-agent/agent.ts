@@ -5,7 +5,7 @@ import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
-import { TaskUnschedulableError, type ErrorInfo } from "../src/errors.js";
+import { TaskUnschedulableError, WorkerCrashedError, type ErrorInfo } from "../src/errors.js";
 import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
 import type { HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
@@ -15,10 +15,17 @@ import * as path from "node:path";
 import { MemoryMonitor, memoryConfigFromEnv, type MemoryConfig } from "./memory-monitor.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
-interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void }
+interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
 
-/** A granted lease whose owner has not connected to the worker by then is taken back. */
+/** Workers that may exit before they are ready, for one request, before it fails (a job whose workers cannot start). */
+const MAX_WORKER_STARTS = 5;
+
+/**
+ * A granted lease whose owner has not pushed to the worker by then is taken back if the owner has
+ * exited; one whose owner is still there (a partition held up the grant) is kept, up to the maximum.
+ */
 const UNCLAIMED_LEASE_MS = 5000;
+const UNCLAIMED_LEASE_MAX_MS = 60_000;
 
 export interface AgentConfig {
   nodeId: NodeId;
@@ -49,6 +56,8 @@ export class NodeAgent {
   private busySince = new WeakMap<Worker, number>();
   /** Why workers were killed on purpose (out of memory), for their owners to ask (`workerFate`). */
   private fates = new Map<WorkerId, ErrorInfo>();
+  /** Jobs whose driver ended (the head says so): their workers stop once they hold no lease. */
+  private ended = new Set<JobId>();
 
   constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
     this.total = { ...config.resources };
@@ -57,7 +66,7 @@ export class NodeAgent {
     this.pool = new WorkerPool({ ...config,
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
       onExit: (w) => this.onWorkerExit(w),
-      onOwnerGone: (w) => this.ownerGone(w) });
+      onOwnersGone: (w, gone) => this.ownersGone(w, gone) });
     this.memory = new MemoryMonitor(config.memory ?? memoryConfigFromEnv(), {
       nodeId: config.nodeId,
       workerPids: () => [...this.pool.workers.values()].map((w) => w.pid),
@@ -80,8 +89,10 @@ export class NodeAgent {
       workerFate: (r: { workerId: WorkerId }) => ({ oom: this.fates.get(r.workerId) }),
       workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
       workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
+      jobEnded: (r: { jobId: JobId }) => this.jobEnded(r.jobId),
       info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
-        workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address })),
+        workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address,
+          leaseId: w.leaseId, leaseOwner: w.leaseOwner })),
         transferAddress: this.config.transferAddress }),
     };
   }
@@ -148,20 +159,39 @@ export class NodeAgent {
     const leaseId = newLeaseId();
     worker.state = "leased";
     worker.leaseId = leaseId;
+    worker.leaseOwner = r.owner;
     this.leases.set(leaseId, worker);
     if (ctx.cancelled()) {   // the owner left while this request waited: nobody will use or return it
       this.release(leaseId);
       throw new Error("lease request cancelled");
     }
-    // An owner that got the grant connects at once; one that never does left meanwhile.
-    setTimeout(() => { if (worker.leaseId === leaseId && worker.peers === 0) this.release(leaseId); }, UNCLAIMED_LEASE_MS).unref();
+    this.checkClaimed(worker, leaseId, r.owner, Date.now());
     return { leaseId, workerId: worker.id, address: worker.address!, nodeId: this.config.nodeId };
+  }
+
+  /** An owner that got the grant pushes to the worker at once; one that never does left meanwhile, or has not heard yet. */
+  private checkClaimed(worker: Worker, leaseId: LeaseId, owner: string, since: number): void {
+    const unclaimed = () => worker.leaseId === leaseId && !worker.owners.has(owner);
+    setTimeout(async () => {
+      if (!unclaimed()) return;
+      if (Date.now() - since < UNCLAIMED_LEASE_MAX_MS && await this.reachable(owner)) return this.checkClaimed(worker, leaseId, owner, since);
+      if (unclaimed()) this.release(leaseId);
+    }, UNCLAIMED_LEASE_MS).unref();
+  }
+
+  /** Does a process still listen at this wire address? Refused: it has exited. No answer in time (a cut link): maybe. */
+  private reachable(address: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(true), 2000).unref();
+      connect(address, this.config.token).then((c) => { c.close(); clearTimeout(timer); resolve(true); },
+        (e: NodeJS.ErrnoException) => { clearTimeout(timer); resolve(e.code !== "ECONNREFUSED"); });
+    });
   }
 
   /** Wait for resources, take them, then hand out an idle (or new) worker of the job. */
   private acquire(jobId: JobId, want: Resources, placement: Resources = want): Promise<Worker> {
     return new Promise<Worker>((grant, fail) => {
-      this.waiting.push({ want: placement, alloc: want, jobId, fail, grant });
+      this.waiting.push({ want: placement, alloc: want, jobId, fail, grant, starts: 0 });
       this.pump();
     });
   }
@@ -178,8 +208,11 @@ export class NodeAgent {
       w.allocated = alloc;
       const worker = w;
       worker.ready.then(() => {
-        if (worker.state === "dead") { give(this.available, alloc); this.pump(); req.fail(new Error("worker failed to start")); return; }
-        req.grant(worker);
+        if (worker.state !== "dead") return req.grant(worker);
+        // Killed or crashed before it was ready (its resources went back as it exited): start another.
+        if (++req.starts < MAX_WORKER_STARTS) { this.waiting.unshift(req); this.pump(); return; }
+        req.fail(new WorkerCrashedError(`${req.starts} workers of job ${req.jobId} on node ${this.config.nodeId} exited before they were ready. ` +
+          `Tip: look at the worker logs in ${this.config.logDir}.`));
       });
     }
   }
@@ -191,7 +224,18 @@ export class NodeAgent {
     this.freeResources(w);
     if (w.state === "leased") w.state = "idle";
     w.leaseId = undefined;
+    w.leaseOwner = undefined;
+    if (w.state === "idle" && this.ended.has(w.jobId)) this.pool.kill(w.id);   // its job is over: nothing will lease it again
     this.pump();
+  }
+
+  /** A job's driver ended: stop its workers that hold no lease now, and the others as their leases come back. */
+  private jobEnded(jobId: JobId) {
+    this.ended.add(jobId);
+    if (this.ended.size > 10_000) this.ended.delete(this.ended.values().next().value!);
+    // Leased workers may still serve a detached actor's tasks; actors' workers are stopped by the head.
+    for (const w of this.pool.workers.values()) if (w.jobId === jobId && (w.state === "idle" || w.state === "starting")) this.pool.kill(w.id);
+    return {};
   }
 
   private freeResources(w: Worker): void {
@@ -249,9 +293,9 @@ export class NodeAgent {
     this.pool.kill(w.id);
   }
 
-  /** A leased worker lost every connection from its owner: the owner is gone, take the lease back. */
-  ownerGone(w: Worker): void {
-    if (w.state === "leased" && w.leaseId) this.release(w.leaseId);
+  /** A leased worker lost the connection from its lease's owner: the owner is gone (or gave the lease up), take it back. */
+  ownersGone(w: Worker, gone: string[]): void {
+    if (w.state === "leased" && w.leaseId && w.leaseOwner && gone.includes(w.leaseOwner)) this.release(w.leaseId);
   }
 
   private onWorkerExit(w: Worker): void {
@@ -263,7 +307,7 @@ export class NodeAgent {
     const death = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
     this.head.call("workerDied", { workerId: w.id, nodeId: this.config.nodeId, actorId: w.actorId, death }).catch(() => {});
     const job = this.jobs.get(w.jobId);
-    if (job && !w.actorId && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
+    if (job && !w.actorId && !this.ended.has(w.jobId) && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
     this.pump();
   }
 

@@ -20,11 +20,13 @@ export interface Worker {
   state: WorkerState;
   address?: string;
   leaseId?: LeaseId;
+  /** The wire address of the lease's owner. */
+  leaseOwner?: string;
   allocated?: Resources;
   blocked?: boolean;
   actorId?: ActorId;
-  /** Open inbound connections (owners), as the worker last reported. */
-  peers: number;
+  /** Owners pushing work to it over open connections, as the worker last reported. */
+  owners: Set<string>;
   ready: Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export interface PoolContext {
   logDir: string;
   onLines(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void;
   onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
-  onOwnerGone(w: Worker): void;
+  /** Owners that had pushed work to the worker closed their connections (they exited, or dropped it). */
+  onOwnersGone(w: Worker, gone: string[]): void;
 }
 
 export class WorkerPool {
@@ -81,7 +84,7 @@ export class WorkerPool {
       env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...process.env, HELIOS_WORKER: JSON.stringify(env) },
     });
     let resolveReady!: () => void;
-    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", peers: 0, ready: new Promise((r) => (resolveReady = r)) };
+    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
     const log = fs.createWriteStream(path.join(this.ctx.logDir, `worker-${id}-${proc.pid}.log`));
     const forward = (err: boolean) => (d: Buffer) => {
@@ -92,8 +95,10 @@ export class WorkerPool {
     proc.stderr!.on("data", forward(true));
     proc.on("message", (m: any) => {
       if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
-      else if (m?.t === "peers") { w.peers = m.n; if (m.n === 0) this.ctx.onOwnerGone(w); }
+      else if (m?.t === "owners") { w.owners = new Set(m.owners); if (m.gone.length) this.ctx.onOwnersGone(w, m.gone); }
     });
+    // A message to a worker that is exiting fails (ERR_IPC_CHANNEL_CLOSED): its 'exit' follows and settles what it was asked.
+    proc.on("error", () => {});
     proc.on("exit", (code, signal) => {
       w.state = "dead";
       this.workers.delete(id);

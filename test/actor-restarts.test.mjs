@@ -19,6 +19,14 @@ const Phoenix = remote(class Phoenix {
     await new Promise((r) => setTimeout(r, 50));
     process.exit(1);
   }
+  async dieTimes(file, n) {
+    const fs = await import("node:fs");
+    const k = fs.existsSync(file) ? Number(fs.readFileSync(file, "utf8")) : 0;
+    if (k >= n) return k;
+    fs.writeFileSync(file, String(k + 1));
+    await new Promise((r) => setTimeout(r, 50));
+    process.exit(1);
+  }
 });
 
 test("an actor with maxRestarts reruns its constructor after its worker dies", async () => {
@@ -71,5 +79,36 @@ test("maxTaskRetries replays the calls in flight, in order, on the restarted act
   const [first, h1, h2] = await get(refs, { timeout: 30_000 });
   assert.equal(first, "survived");   // replayed after the restart
   assert.deepEqual([h1.calls, h2.calls], [1, 2]);   // in order, on the fresh instance
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
+
+test("maxTaskRetries: -1 replays a call however many times the actor dies under it", async () => {
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-replay-")), "deaths");
+  const a = Phoenix.options({ maxRestarts: -1, maxTaskRetries: -1 }).remote("t7");
+  await get(a.hello.remote());
+  assert.equal(await get(a.dieTimes.remote(file, 3), { timeout: 30_000 }), 3);
+  assert.equal((await get(a.hello.remote())).tag, "t7");
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
+
+const Fragile = remote(class Fragile {
+  constructor(file) {
+    const fs = process.getBuiltinModule("node:fs");
+    if (!fs.existsSync(file)) { fs.writeFileSync(file, "x"); process.exit(1); }   // its worker dies in the constructor, once
+  }
+  ping() { return "pong"; }
+});
+
+test("an actor whose worker dies while its constructor runs is restarted like one that dies later", async () => {
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-ctor-")), "died");
+  const a = Fragile.options({ maxRestarts: 1 }).remote(file);
+  assert.equal(await get(a.ping.remote(), { timeout: 20_000 }), "pong");
+  await assert.rejects(get(Fragile.remote(file + ".2").ping.remote(), { timeout: 20_000 }), ActorDiedError);   // no restarts: dead
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });

@@ -8,17 +8,25 @@ import type { CoreWorker } from "./core-worker.js";
 
 interface InFlight { spec: TaskSpec; done: (r: TaskReply) => void; attempts: number }
 
+/** How long an actor may stay listed at an address that refuses connections before its callers give up on it. */
+const STALE_ADDRESS_MS = 60_000;
+
 interface CallerState {
   /** Resolves once the creation request reached the head (actors created here). */
   created?: Promise<unknown>;
   conn?: Promise<Connection>;
+  /** The connection once it is up, and the node of the actor at its other end. */
+  open?: { conn: Connection; nodeId?: string };
   chain: Promise<void>;
   seq: number;
   dead?: Error;
-  nodeId?: string;
   /** Sent and not answered, in send order: replayed (maxTaskRetries) or failed if the actor is lost. */
   inflight: InFlight[];
-  /** Calls in flight when the actor was lost are settled before anything new is sent. */
+  /** Calls lost with a connection, oldest first, waiting to be replayed or failed. */
+  lostCalls: InFlight[];
+  /** Bumped on every lost connection. */
+  losses: number;
+  /** While set, lost calls are being settled: nothing new is sent, so that nothing overtakes them. */
   replay?: Promise<void>;
   maxTaskRetries: number;
 }
@@ -29,14 +37,14 @@ export class ActorCaller {
 
   constructor(private core: CoreWorker) {
     this.callerId = core.config.workerId;
-    core.onNodeDeath((nodeId) => {   // the TCP connection may hang on a cut link: close it
-      for (const s of this.actors.values()) if (s.nodeId === nodeId) s.conn?.then((c) => c.close(), () => {});
+    core.onNodeDeath((nodeId) => {   // the TCP connection may hang on a cut link: close it (not one being made to a new node)
+      for (const s of this.actors.values()) if (s.open?.nodeId === nodeId) s.open.conn.close();
     });
   }
 
   private state(id: ActorId): CallerState {
     let s = this.actors.get(id);
-    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: [], maxTaskRetries: 0 });
+    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: [], lostCalls: [], losses: 0, maxTaskRetries: 0 });
     return s;
   }
 
@@ -47,17 +55,19 @@ export class ActorCaller {
     const s = this.state(id);
     s.maxTaskRetries = maxTaskRetries;
     s.chain = s.chain.then(async () => {
-      let spec: TaskSpec;
       try {
-        spec = await prepare();
-        await s.replay;
-        await this.send(id, s, { spec, done, attempts: 1 });
+        const spec = await prepare();
+        // Behind the calls being replayed, including those lost while this one waited for its connection.
+        for (;;) {
+          while (s.replay) await s.replay;
+          const conn = await this.connect(id, s);
+          if (!s.replay && !conn.closed) { this.send(s, conn, { spec, done, attempts: 1 }); break; }
+        }
       } catch (e) { done({ error: toErrorInfo(e) }); }
     });
   }
 
-  private async send(id: ActorId, s: CallerState, call: InFlight): Promise<void> {
-    const conn = await this.connect(id, s);
+  private send(s: CallerState, conn: Connection, call: InFlight): void {
     const spec = call.spec;
     spec.actor!.seq = s.seq++;
     spec.actor!.callerId = this.callerId;
@@ -79,17 +89,35 @@ export class ActorCaller {
     const calls = s.inflight.splice(0);
     if (!calls.length) return;
     this.core.track(-calls.length);
-    const previous = s.replay;
-    s.replay = (async () => {
-      await previous;
-      const error = await this.lostCallError(id, calls.map((c) => c.spec.name).join(", "));
-      for (const call of calls) {
-        if (error.name === "ActorUnavailableError" && call.attempts <= s.maxTaskRetries) {
-          call.attempts++;
-          try { await this.send(id, s, call); } catch (e) { call.done({ error: toErrorInfo(e) }); }
-        } else call.done({ error });
+    s.losses++;
+    s.lostCalls.unshift(...calls);   // sent before any call still waiting to be replayed
+    s.replay ??= this.replay(id, s).finally(() => { s.replay = undefined; });
+  }
+
+  /** Settle lost calls oldest first; a loss during the replay puts its calls back in front, under a new verdict. */
+  private async replay(id: ActorId, s: CallerState): Promise<void> {
+    while (s.lostCalls.length) {
+      const losses = s.losses;
+      const error = await this.lostCallError(id, s.lostCalls.map((c) => c.spec.name).join(", "));
+      while (s.lostCalls.length && s.losses === losses) {
+        const call = s.lostCalls[0];
+        if (error.name !== "ActorUnavailableError" || (s.maxTaskRetries >= 0 && call.attempts > s.maxTaskRetries)) {
+          s.lostCalls.shift();
+          call.done({ error });
+          continue;
+        }
+        let conn: Connection;
+        try { conn = await this.connect(id, s); } catch (e) {
+          s.lostCalls.shift();
+          call.done({ error: toErrorInfo(e) });
+          continue;
+        }
+        if (s.losses !== losses || conn.closed) break;
+        s.lostCalls.shift();
+        call.attempts++;
+        this.send(s, conn, call);
       }
-    })();
+    }
   }
 
   private async connect(id: ActorId, s: CallerState): Promise<Connection> {
@@ -99,18 +127,22 @@ export class ActorCaller {
         // getIfExists: the head may have answered with another (existing) actor's id.
         const created = await s.created as ActorInfo | undefined;
         const target = created?.actorId ?? id;
-        for (let attempt = 0; ; attempt++) {
+        let stale = { address: undefined as string | undefined, since: 0 };
+        for (;;) {
           const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: target });
           if (info.state === "DEAD") throw deadError(info);
-          s.nodeId = info.nodeId;
           try {
             const conn = await this.core.connection(info.address!);
-            conn.once("close", () => { s.conn = undefined; this.lost(id, s); });
+            if (conn.closed) throw new Error("connection closed");
+            s.open = { conn, nodeId: info.nodeId };
+            conn.once("close", () => { if (s.open?.conn === conn) s.open = undefined; s.conn = undefined; this.lost(id, s); });
             return conn;
           } catch (e) {
             // Refused: the worker is gone. Restarting (the head will say), or dead.
             const settled = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: target }).catch(() => undefined);
-            if (attempt >= 5 || !settled || settled.state === "DEAD") {
+            // Still listed there: its node may have died, which the head learns within its health window.
+            if (stale.address !== info.address) stale = { address: info.address, since: Date.now() };
+            if (!settled || settled.state === "DEAD" || Date.now() - stale.since > STALE_ADDRESS_MS) {
               throw new ActorDiedError(`actor ${info.className} (${id}) is unreachable at ${info.address}: ${(e as Error).message}`, { cause: e });
             }
           }

@@ -64,6 +64,9 @@ export class Executor {
   }
 
   async execute(spec: TaskSpec): Promise<TaskReply> {
+    // Kept on arrival: the owner sends a function once per connection, and this task may never run
+    // here (handed back while another task blocks, or cancelled) while later ones come without it.
+    if (spec.fn) this.fns.set(spec.fnId, spec.fn);
     if (spec.actor) return this.withActorSlot(() => this.run(spec));
     return new Promise((resolve) => {
       this.queue.push({ spec, resolve });

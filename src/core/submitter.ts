@@ -73,8 +73,9 @@ interface ShapeQueue {
   tasks: Deque<PendingTask>;
   leases: Set<Lease>;
   requesting: number;
-  /** Lease requests that failed in a row for a transient reason (an unreachable agent). */
+  /** Lease requests that failed in a row for a transient reason (an unreachable agent), and since when. */
   failures: number;
+  unreachableSince?: number;
   /** Moving average of a task's round trip (ms), to decide whether to pipeline. */
   rtt: number;
   maxLeases: number;
@@ -84,6 +85,8 @@ interface ShapeQueue {
 const LEASE_IDLE_MS = 20;
 const MAX_LEASE_REQUESTS = 8;
 const MAX_LEASE_FAILURES = 10;
+/** Past this many failures, agents out of reach for this long fail the queue even while the head lists live nodes. */
+const UNREACHABLE_MS = 30_000;
 const PIPELINE_DEPTH = 32;
 const PIPELINE_BELOW_MS = 2;
 
@@ -131,8 +134,10 @@ export class TaskSubmitter {
   /** Ask the local agent; follow one spillback to the agent the head chose. */
   private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: RpcClient }> {
     const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy };
-    const reply = await this.core.homeAgent().call<LeaseReply>("requestLease", req);
-    if (!("spillback" in reply)) return { grant: reply, agent: this.core.agent };
+    // The agent asked is the one that gets the lease back (a driver without an agent of its own may have moved on to another).
+    const home = this.core.homeAgent();
+    const reply = await home.call<LeaseReply>("requestLease", req);
+    if (!("spillback" in reply)) return { grant: reply, agent: home };
     const agent = this.core.agentClient(reply.spillback);
     return { grant: await agent.call<LeaseGrant>("requestLease", { ...req, spilled: true }), agent };
   }
@@ -151,13 +156,19 @@ export class TaskSubmitter {
         // Leases of one worker come and go on one connection: each takes its listener with it.
         lease.onClose = () => this.leaseLost(lease);
         conn.once("close", lease.onClose);
-        if (!q.tasks.length) this.idle(lease);
+        // Work now, or the idle timer now: the queue may have drained before the dispatch in finally() below.
+        this.dispatch(q);
+        if (lease.inflight.length === 0) this.idle(lease);
         q.failures = 0;
+        q.unreachableSince = undefined;
       }, async (e) => {
-        // Unschedulable or refused: tell the callers. Unreachable agent: find another, try again.
-        if (e?.code !== 14 || ++q.failures > MAX_LEASE_FAILURES) return this.failQueue(q, e);
+        // Unschedulable or refused: tell the callers. Unreachable agent: find another and try again while the head
+        // lists a live node — a killed agent stays listed (and is spilled to) until its health window has passed.
+        if (e?.code !== 14) return this.failQueue(q, e);
+        q.unreachableSince ??= Date.now();
+        if (++q.failures > MAX_LEASE_FAILURES && (Date.now() - q.unreachableSince > UNREACHABLE_MS || !(await this.anyNodeAlive()))) return this.failQueue(q, e);
         await this.core.rehome();
-        await new Promise((r) => setTimeout(r, 100 * q.failures).unref());
+        await new Promise((r) => setTimeout(r, Math.min(1000, 100 * q.failures)).unref());
       })
       .finally(() => { q.requesting--; this.dispatch(q); });
   }
@@ -258,6 +269,11 @@ export class TaskSubmitter {
     if (fate.oom) return { ...fate.oom, message: `task ${task.spec.name} ${fate.oom.message}` };
     return { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${workerId} on node ${nodeId}) died unexpectedly. ` +
       "Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log." };
+  }
+
+  private async anyNodeAlive(): Promise<boolean> {
+    const nodes = await this.core.head.call<Array<{ state: string }>>("listNodes").catch(() => []);
+    return nodes.some((n) => n.state === "ALIVE");
   }
 
   private failQueue(q: ShapeQueue, e: unknown): void {

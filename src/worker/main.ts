@@ -40,11 +40,24 @@ process.on("message", async (m: any) => {
 });
 process.on("uncaughtException", (e) => { console.error("uncaught exception in worker:", e); process.exit(1); });
 process.on("unhandledRejection", (e) => { console.error("unhandled rejection in worker:", e); });
-// The agent takes back a lease whose owner never connected or has disconnected: report how many
-// peers are connected whenever that changes.
-rt.core.server.onOpen = rt.core.server.onClose = () => {
-  if (!executor.actorId) process.send!({ t: "peers", n: rt.core.server.connections.size });
+// The agent takes back a lease whose owner never pushed to it or has gone: report which owners push
+// work here over connections that are open, whenever that changes. (Any process may hold a connection
+// here, e.g. a previous owner's, which it keeps: only the lease's own owner counts.)
+let owners = new Set<string>();
+const reportOwners = () => {
+  if (executor.actorId) return;
+  const now = new Set<string>();
+  for (const c of rt.core.server.connections) if (c.state.owner) now.add(c.state.owner);
+  const gone = [...owners].filter((o) => !now.has(o));
+  if (gone.length || [...now].some((o) => !owners.has(o))) process.send!({ t: "owners", owners: [...now], gone });
+  owners = now;
 };
+const push = rt.core.handlers.push;
+rt.core.handlers.push = (msg, conn) => {
+  if (conn.state.owner !== msg.task.owner) { conn.state.owner = msg.task.owner; reportOwners(); }
+  return push(msg, conn);
+};
+rt.core.server.onClose = reportOwners;
 process.send!({ t: "ready", address: rt.core.address });
 
 /** Prefix every output line with the running task's name, the pid and the node. */
