@@ -17,6 +17,8 @@ import { PROTOCOL_VERSION } from "../version.js";
 import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
+/** Idle time before TCP keepalive probes start on a wire connection. */
+const KEEPALIVE_MS = 15_000;
 /** Largest frame accepted; larger inline payloads go through the object store instead. */
 const MAX_FRAME = 256 * 1024 * 1024;
 
@@ -39,6 +41,9 @@ export class Connection extends EventEmitter {
   constructor(readonly socket: net.Socket) {
     super();
     socket.setNoDelay(true);
+    // A peer behind a cut link sends no FIN: keepalive probes end the connection (and fail what
+    // waits on it with a typed error) instead of letting it hang for ever. Unix sockets need none.
+    if (socket.remoteAddress) socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on("data", (d) => this.onData(d));
     socket.on("error", () => {});
     socket.on("close", () => this.onClose());
