@@ -3,12 +3,10 @@
 // values for get/wait, and serves the wire endpoint other processes push tasks and object
 // requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, and
 // execution of pushed work in executor.ts.
-import { AsyncLocalStorage } from "node:async_hooks";
-import * as os from "node:os";
 import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
 import { LocalStore } from "./store.js";
-import { BufferPool } from "./buffer-pool.js";
-import { Connection, WireServer, connect, type Message } from "../rpc/wire.js";
+import { HeldValues } from "./held-values.js";
+import { Connection, WireServer, connect, listenInRange, type Message } from "../rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
 import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
@@ -24,9 +22,6 @@ const MAX_RELOCATIONS = 16;
 /** Values up to this size travel inline; larger ones go to the node's object store. */
 export const INLINE_MAX = 100 * 1024;
 
-/** Bytes of put() values an owner keeps in its own memory before they go to the node store. */
-const HELD_MAX_BYTES = Number(process.env.HELIOS_HELD_BYTES ?? Math.min(2 ** 34, os.totalmem() / 4));
-const BUFFER_MAX = 2 ** 32 - 1;
 
 export interface CoreWorkerConfig {
   mode: "driver" | "worker";
@@ -56,31 +51,6 @@ interface OwnedObject {
 
 type Outcome = { value: WireValue } | { error: ErrorInfo };
 
-/** What runs now in this process: read by logs, nested submission and getRuntimeContext(). */
-export interface TaskContext { taskId?: TaskId; name: string; actorId?: ActorId }
-
-/**
- * The running task's context. A worker runs one task at a time (an actor one call at a time,
- * unless maxConcurrency > 1), so a variable set for the task's whole run is exact and free.
- * Interleaving calls need the context to follow their own async chains: an AsyncLocalStorage,
- * switched on by concurrent() — it installs promise hooks that tax every promise of the process.
- */
-class TaskContexts {
-  private als?: AsyncLocalStorage<TaskContext>;
-  private current?: TaskContext;
-
-  concurrent(): void { this.als ??= new AsyncLocalStorage(); }
-
-  getStore(): TaskContext | undefined { return this.als ? this.als.getStore() : this.current; }
-
-  async run<R>(ctx: TaskContext, fn: () => R | Promise<R>): Promise<R> {
-    if (this.als) return this.als.run(ctx, fn);
-    const outer = this.current;
-    this.current = ctx;
-    try { return await fn(); } finally { this.current = outer; }
-  }
-}
-export const taskContext = new TaskContexts();
 
 export class CoreWorker {
   readonly head: RpcClient;
@@ -226,41 +196,22 @@ export class CoreWorker {
     return new ObjectRef<T>(id, this.address);
   }
 
-  // A large put() is copied into this process's memory (reused, already-touched buffers: a
-  // copy at memory speed) and written to the node store only when a ref leaves the process —
-  // as a task argument or when another process asks for it. Many puts are read back by their
-  // owner or dropped; the ones that travel pay the store write they would have paid anyway.
-  private held = new Map<ObjectId, Buffer>();
-  private heldBytes = 0;
-  private buffers = new BufferPool(Math.min(2 ** 31, HELD_MAX_BYTES / 4));
+  /** Large put() values kept in this process until a ref leaves it (held-values.ts). */
+  private held = new HeldValues();
 
   private canHold(size: number): boolean {
-    return size > INLINE_MAX && size <= BUFFER_MAX && !!this.config.transferAddress && this.heldBytes + size <= HELD_MAX_BYTES;
+    return size > INLINE_MAX && !!this.config.transferAddress && this.held.fits(size);
   }
 
   private holdValue(id: ObjectId, s: Serialized): WireValue {
-    const buf = this.buffers.take(s.size);
-    let pos = 0;
-    for (const c of s.chunks) { buf.set(c, pos); pos += c.byteLength; }
-    this.held.set(id, buf.length === s.size ? buf : buf.subarray(0, s.size));
-    this.heldBytes += buf.length;
+    this.held.hold(id, s);
     return { s: s.size, id, node: this.config.nodeId, at: this.config.transferAddress! };
   }
 
-  private release(id: ObjectId): boolean {
-    const b = this.held.get(id);
-    if (!b) return false;
-    this.held.delete(id);
-    const whole = Buffer.from(b.buffer, 0, b.buffer.byteLength);
-    this.heldBytes -= whole.length;
-    this.buffers.give(whole);
-    return true;
-  }
+  private release(id: ObjectId): boolean { return this.held.release(id); }
 
   /** Bytes of put() values held in this process, and of freed buffers kept for reuse. */
-  memoryStats(): { heldBytes: number; pooledBytes: number; heldObjects: number } {
-    return { heldBytes: this.heldBytes, pooledBytes: this.buffers.pooledBytes, heldObjects: this.held.size };
-  }
+  memoryStats(): { heldBytes: number; pooledBytes: number; heldObjects: number } { return this.held.stats(); }
 
   /** A value is about to leave this process: make sure a held one is in the node store. */
   exported(v: WireValue): WireValue {
@@ -409,9 +360,8 @@ export class CoreWorker {
     if (!o) return false;
     if (o.value === undefined && o.error === undefined) return true;   // already being made again
     if (!o.value || !("s" in o.value) || o.value.node !== node) return !o.error;   // moved on since: read it again
-    const was = o.value;
     if (o.task && this.reconstructor?.(o.task, node)) {
-      if (o.value === was) o.value = undefined;   // (the runtime resets every return of the task)
+      o.value = undefined;   // pending until the re-run answers (the runtime resets its other returns too)
       return true;
     }
     o.value = undefined;
@@ -619,18 +569,6 @@ export class CoreWorker {
 
 /** A ref-shaped record that does not count as a live handle (for serving requests). */
 class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }
-
-async function listenInRange(server: WireServer, host: string, range: string): Promise<string> {
-  const m = /^(\d+)-(\d+)$/.exec(range);
-  if (!m || Number(m[1]) > Number(m[2])) throw new TypeError(`a port range must look like 20000-20999, got ${JSON.stringify(range)}`);
-  const [lo, hi] = [Number(m[1]), Number(m[2])];
-  const start = lo + Math.floor(Math.random() * (hi - lo + 1));
-  for (let i = 0; i <= hi - lo; i++) {
-    const port = lo + ((start - lo + i) % (hi - lo + 1));
-    try { return await server.listen(host, port); } catch (e: any) { if (e.code !== "EADDRINUSE") throw e; }
-  }
-  throw new Error(`no free port in ${range} on ${host}`);
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {

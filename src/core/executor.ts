@@ -6,7 +6,8 @@ import { serialize } from "../serialization.js";
 import { ObjectLostError, SerializationError, type ErrorInfo } from "../errors.js";
 import { returnId, type ActorId } from "../ids.js";
 import type { StoredValue, TaskReply, TaskSpec, WireValue } from "../protocol.js";
-import { taskContext, type CoreWorker } from "./core-worker.js";
+import type { CoreWorker } from "./core-worker.js";
+import { taskContext } from "./task-context.js";
 
 interface Queued { spec: TaskSpec; resolve: (r: TaskReply & { requeue?: boolean }) => void }
 

@@ -1,6 +1,7 @@
 // The runtime of one process: the public API's operations, built on the core worker,
 // the task submitter and the actor caller.
-import { CoreWorker, INLINE_MAX, taskContext, type CoreWorkerConfig } from "./core-worker.js";
+import { CoreWorker, INLINE_MAX, type CoreWorkerConfig } from "./core-worker.js";
+import { taskContext } from "./task-context.js";
 import { TaskSubmitter, MAX_LEASES, shapeKey, type PendingTask } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
 import { Lineage, isRefInput } from "./lineage.js";

@@ -55,11 +55,12 @@ export const GRPC_OPTIONS = {
  */
 export const DEDUP_MS = Number(process.env.HELIOS_DEDUP_MS ?? 120_000);
 const DEDUP_MAX = 50_000;
-interface Answered { at: number; reply: Promise<Buffer>; calls: Array<grpc.ServerUnaryCall<any, any>> }
+/** `calls`: the copies of a call still running (for cancelled()); dropped once it has its reply. */
+interface Answered { at: number; reply: Promise<Buffer>; calls?: Array<grpc.ServerUnaryCall<any, any>> }
 
 export function addService(server: grpc.Server, service: ServiceName, token: string, handlers: Record<string, Handler>): void {
   const answered = new Map<string, Answered>();
-  const prune = (now: number) => {
+  const prune = (now: number) => {   // oldest first: stops at the first one to keep
     for (const [id, a] of answered) {
       if (now - a.at < DEDUP_MS && answered.size <= DEDUP_MAX) break;
       answered.delete(id);
@@ -84,22 +85,21 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
       const id = call.metadata.get("helios-request-id")[0] as string | undefined;
       const seen = id ? answered.get(id) : undefined;
       if (seen) {   // a call sent again: the first one's reply
-        seen.calls.push(call);
+        seen.calls?.push(call);
         return void seen.reply.then((b) => callback(null, { body: b }));
       }
-      const calls = [call];
+      const entry: Answered = { at: Date.now(), reply: undefined!, calls: [call] };
       // Cancelled only when every copy of the call went away (a retry still wants the answer).
-      const ctx: CallContext = { cancelled: () => calls.every((c) => c.cancelled) };
-      const reply = Promise.resolve().then(() => handler(body, ctx)).then(
+      const ctx: CallContext = { cancelled: () => !!entry.calls?.every((c) => c.cancelled) };
+      entry.reply = Promise.resolve().then(() => handler(body, ctx)).then(
         (out) => packr.pack(out ?? null),
         (e) => packr.pack({ __error: toErrorInfo(e) }),
       );
       if (id) {
-        const now = Date.now();
-        answered.set(id, { at: now, reply, calls });
-        if (answered.size > DEDUP_MAX || now - answered.values().next().value!.at >= DEDUP_MS) prune(now);
+        answered.set(id, entry);
+        prune(entry.at);
       }
-      void reply.then((b) => callback(null, { body: b }));
+      void entry.reply.then((b) => { entry.calls = undefined; callback(null, { body: b }); });
     },
   });
 }

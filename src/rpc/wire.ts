@@ -279,3 +279,16 @@ export function splitAddress(address: string): [string, number] {
   const i = address.lastIndexOf(":");
   return [address.slice(0, i), Number(address.slice(i + 1))];
 }
+
+/** Listen on a free port of `range` ("a-b", firewalled clusters), trying them from a random start. */
+export async function listenInRange(server: WireServer, host: string, range: string): Promise<string> {
+  const m = /^(\d+)-(\d+)$/.exec(range);
+  if (!m || Number(m[1]) > Number(m[2])) throw new TypeError(`a port range must look like 20000-20999, got ${JSON.stringify(range)}`);
+  const [lo, hi] = [Number(m[1]), Number(m[2])];
+  const start = lo + Math.floor(Math.random() * (hi - lo + 1));
+  for (let i = 0; i <= hi - lo; i++) {
+    const port = lo + ((start - lo + i) % (hi - lo + 1));
+    try { return await server.listen(host, port); } catch (e: any) { if (e.code !== "EADDRINUSE") throw e; }
+  }
+  throw new Error(`no free port in ${range} on ${host}`);
+}

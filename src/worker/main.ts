@@ -2,7 +2,7 @@
 // The worker exits when the agent goes away (IPC disconnect), so it never outlives it.
 import { Runtime } from "../core/runtime.js";
 import { Executor } from "../core/executor.js";
-import { taskContext } from "../core/core-worker.js";
+import { taskContext } from "../core/task-context.js";
 import { setRuntime } from "../api.js";
 import { setCodeRole, setShippedWorkingDir } from "../code/descriptor.js";
 import type { WorkerEnv } from "../protocol.js";

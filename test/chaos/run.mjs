@@ -17,6 +17,7 @@ import { startNetworkCluster } from "../cluster.mjs";
 import { netnsAvailable } from "../netns.mjs";
 import { alive } from "../helpers.mjs";
 import { checkLedger, readLedger } from "./work.mjs";
+import { mulberry32 } from "../../examples/lib/blocks.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AGENTS = ["a", "b", "c"];
@@ -294,7 +295,7 @@ async function main() {
     .option("--seed <n>", "seed the killer's choices (default: random)", (v) => Number(v));
   program.parse();
   const opts = program.opts();
-  const rng = opts.seed === undefined ? Math.random : seeded(opts.seed);
+  const rng = opts.seed === undefined ? Math.random : mulberry32(opts.seed);   // seeded: a failing soak can be replayed with --seed
   const c = await startChaosCluster();
   const totals = { rounds: 0, failed: 0, tasks: 0, actorCalls: 0, workerKills: 0, actorKills: 0, agentKills: 0, cuts: 0 };
   const end = Date.now() + opts.minutes * 60_000;
@@ -316,18 +317,6 @@ async function main() {
     `${totals.workerKills} task workers, ${totals.actorKills} actor workers, ${totals.agentKills} agents; ${totals.cuts} link cuts; ` +
     `${left.length ? `processes left behind: ${left.join(" ")}` : "no process left behind"}`);
   process.exitCode = totals.failed || left.length ? 1 : 0;
-}
-
-/** A small deterministic generator (mulberry32), so a failing soak can be replayed with --seed. */
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
