@@ -50,6 +50,27 @@ test("an error in one item rejects map with a PoolItemError naming the item, the
   }
 });
 
+test("map rejects as soon as one item fails, while another item is still running", async () => {
+  const pool = new Pool({ processes: 2 });
+  const gate = new Queue();
+  /** Item 0 fails at once; item 1 waits on the gate, which opens only after map has rejected. */
+  const failFirst = async (x, gateState) => {
+    if (x === 0) throw new RangeError("item zero");
+    const { Queue } = await import("helios/util");
+    return new Queue(gateState).get();
+  };
+  const remoteFailFirst = remote(failFirst);
+  for (const fn of [failFirst, remoteFailFirst]) {
+    const err = await pool.starmap(fn, [[0, gate], [1, gate]], { chunksize: 1 }).then(() => assert.fail("starmap resolved"), (e) => e);
+    assert.ok(err instanceof PoolItemError, String(err));
+    assert.equal(err.index, 0);
+    await gate.put("open");   // now item 1 may finish
+  }
+  pool.close();
+  await pool.join();
+  await gate.shutdown();
+});
+
 test("a closure over a local of the test script is refused, naming the variable", async () => {
   const k = 3;
   await assert.rejects(new Pool({ processes: 1 }).map((x) => x * k, [1]), (e) => e instanceof TypeError && /'k'/.test(e.message));

@@ -318,6 +318,19 @@ export class CoreWorker {
     const o = this.objects.get(id);
     return !!o && (o.value !== undefined || o.error !== undefined);
   }
+  /** Whether an owned object settled with an error (its task failed). */
+  failed(id: ObjectId): boolean { return this.objects.get(id)?.error !== undefined; }
+  /**
+   * Call `f` once an owned object has its value or error (at once if it has): a callback, not
+   * a promise, so watching 100k objects costs 100k closures. False if this process does not own it.
+   */
+  whenSettled(id: ObjectId, f: () => void): boolean {
+    const o = this.objects.get(id);
+    if (!o) return false;
+    if (o.value !== undefined || o.error !== undefined) f();
+    else o.waiters.push(f);
+    return true;
+  }
   taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
 
   pin(ref: ObjectRef): void { const o = this.objects.get(ref.id); if (o) o.pins++; }

@@ -48,10 +48,18 @@ export class PoolItemError extends Error {
   }
 }
 
+/** A function the pool runs: how to submit one chunk of items as a task. */
 interface Job {
   name: string;
-  run(items: unknown[], star: boolean, start: number): Promise<unknown[]>;
+  /** A chunk's ref holds the item's value itself (a remote function: one item per task), not the chunk's list. */
+  perItem: boolean;
+  submit(items: unknown[], star: boolean, start: number): ObjectRef<unknown>;
 }
+
+/** One submitted chunk: items start … start + n − 1. */
+interface Chunk { ref: ObjectRef<unknown>; start: number; n: number }
+
+interface Launched { job: Job; chunks: Chunk[] }
 
 /**
  * A pool of workers that maps a function over items: `const pool = new Pool({ processes: 4 }); await pool.map(square, [1, 2, 3])`.
@@ -59,7 +67,8 @@ interface Job {
 export class Pool {
   private state: "RUN" | "CLOSE" | "TERMINATE" = "RUN";
   private size?: Promise<number>;
-  private readonly inflight = new Set<ObjectRef<unknown>>();
+  /** The refs of each launch still being gathered, so that terminate() can cancel them. */
+  private readonly inflight = new Set<ObjectRef<unknown>[]>();
   private readonly outstanding = new Set<Promise<unknown>>();
   private readonly jobs = new WeakMap<object, Promise<Job>>();
 
@@ -80,8 +89,8 @@ export class Pool {
 
   /** map() without waiting: an AsyncResult of the list. `const r = pool.mapAsync(square, xs); await r.get()` */
   mapAsync<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncResult<Awaited<R>[]> {
-    const chunks = this.launch(fn, items, false, options.chunksize, "Pool.map");
-    return new AsyncResult(this.track(chunks.then(async (cs) => (await Promise.all(cs)).flat() as Awaited<R>[])));
+    const launched = this.launch(fn, items, false, options.chunksize, "Pool.map");
+    return new AsyncResult(this.track(launched.then((l) => this.gather(l)) as Promise<Awaited<R>[]>));
   }
 
   /** map() for functions of several arguments: `await pool.starmap(Math.pow, [[2, 3], [3, 2]]) // [8, 9]` */
@@ -91,18 +100,18 @@ export class Pool {
 
   /** starmap() without waiting: `const r = pool.starmapAsync(add, [[1, 2]]); await r.get() // [3]` */
   starmapAsync<A extends unknown[], R>(fn: Target<A, R>, items: Iterable<A>, options: MapOptions = {}): AsyncResult<Awaited<R>[]> {
-    const chunks = this.launch(fn, items, true, options.chunksize, "Pool.starmap");
-    return new AsyncResult(this.track(chunks.then(async (cs) => (await Promise.all(cs)).flat() as Awaited<R>[])));
+    const launched = this.launch(fn, items, true, options.chunksize, "Pool.starmap");
+    return new AsyncResult(this.track(launched.then((l) => this.gather(l)) as Promise<Awaited<R>[]>));
   }
 
   /** Results in input order, each as soon as it and those before it are done: `for await (const y of pool.imap(square, xs)) …` */
   imap<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
-    return inOrder(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imap")) as AsyncIterableIterator<Awaited<R>>;
+    return inOrder(this.each(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imap"))) as AsyncIterableIterator<Awaited<R>>;
   }
 
   /** Results in completion order: `for await (const y of pool.imapUnordered(square, xs)) …` */
   imapUnordered<T, R>(fn: Target<[T], R>, items: Iterable<T>, options: MapOptions = {}): AsyncIterableIterator<Awaited<R>> {
-    return byCompletion(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imapUnordered")) as AsyncIterableIterator<Awaited<R>>;
+    return byCompletion(this.each(this.launch(fn, items, false, options.chunksize ?? 1, "Pool.imapUnordered"))) as AsyncIterableIterator<Awaited<R>>;
   }
 
   /** Call `fn(...args)` on a worker and wait: `await pool.apply(add, [1, 2]) // 3` */
@@ -112,7 +121,7 @@ export class Pool {
 
   /** Call `fn(...args)` on a worker without waiting: `const r = pool.applyAsync(square, [3]); await r.get() // 9` */
   applyAsync<A extends unknown[], R>(fn: Target<A, R>, args: A, options: ApplyOptions<Awaited<R>> = {}): AsyncResult<Awaited<R>> {
-    const chunks = this.launch(fn, [args], true, 1, "Pool.applyAsync");
+    const chunks = this.each(this.launch(fn, [args], true, 1, "Pool.applyAsync"));
     const value = (async (): Promise<Awaited<R>> => {
       try { return (await (await chunks)[0])[0] as Awaited<R>; } catch (e) {
         throw e instanceof PoolItemError ? e.cause : e;     // one call: its own error, as multiprocessing raises it
@@ -131,7 +140,7 @@ export class Pool {
   async terminate(): Promise<void> {
     if (this.state === "TERMINATE") return;
     this.state = "TERMINATE";
-    await Promise.all([...this.inflight].map((r) => cancel(r).catch(() => {})));
+    await Promise.all([...this.inflight].flat().map((r) => cancel(r).catch(() => {})));
   }
 
   /** Wait for all submitted work to settle; call close() or terminate() first. `pool.close(); await pool.join()` */
@@ -140,31 +149,69 @@ export class Pool {
     while (this.outstanding.size) await Promise.allSettled([...this.outstanding]);
   }
 
-  /** Split items into chunks and start them; each chunk's promise rejects with a PoolItemError. */
-  private launch(fn: Target<any[], unknown>, items: Iterable<unknown>, star: boolean, chunksize: number | undefined, api: string): Promise<Promise<unknown[]>[]> {
+  /** Split items into chunks and submit every chunk as a task. */
+  private launch(fn: Target<any[], unknown>, items: Iterable<unknown>, star: boolean, chunksize: number | undefined, api: string): Promise<Launched> {
     if (this.state !== "RUN") throw new IllegalStateError(`${api}(): the pool is ${this.state === "CLOSE" ? "closed" : "terminated"}; create a new Pool`);
     if (chunksize !== undefined && (!Number.isInteger(chunksize) || chunksize < 1)) throw new RangeError(`${api}(): chunksize must be a positive integer, got ${chunksize}`);
     const list = Array.from(items);
     if (isRemoteFunction(fn)) chunksize = 1;   // one task per item anyway: one slot per task
     const job = this.job(fn, api);   // synchronously: it reads the caller's module from the stack
-    const chunks = (async () => {
-      const size = chunksize ?? defaultChunksize(list.length, await this.processes());
-      const out: Promise<unknown[]>[] = [];
-      for (let s = 0; s < list.length; s += size) out.push(this.track(this.runChunk(job, list.slice(s, s + size), star, s)));
-      return out;
-    })();
-    return this.track(chunks);
+    return this.track((async () => {
+      const [j, processes] = await Promise.all([job, chunksize === undefined ? this.processes() : 0]);
+      if (this.state === "TERMINATE") {
+        throw new PoolItemError(0, j.name, new TaskCancelledError("the pool was terminated before these items started"), list.length > 1 ? [0, list.length - 1] : undefined);
+      }
+      const size = chunksize ?? defaultChunksize(list.length, processes);
+      const chunks: Chunk[] = [];
+      for (let s = 0; s < list.length; s += size) {
+        const part = size === 1 ? [list[s]] : list.slice(s, s + size);
+        chunks.push({ ref: j.submit(part, star, s), start: s, n: part.length });
+      }
+      return { job: j, chunks };
+    })());
   }
 
-  private async runChunk(job: Promise<Job>, items: unknown[], star: boolean, start: number): Promise<unknown[]> {
-    const j = await job;
-    try {
-      if (this.state === "TERMINATE") throw new TaskCancelledError("the pool was terminated before this item started");
-      return await j.run(items, star, start);
-    } catch (e) {
-      const index = items.length === 1 ? start : itemIndexFromStack((e as TaskError).remoteStack);
-      throw new PoolItemError(index ?? start, j.name, e, index === undefined ? [start, start + items.length - 1] : undefined);
-    }
+  /**
+   * Every item's result in input order. One get() for the whole list (a get per item costs
+   * promises that make Pool.map of trivial items a third slower); a failed item still rejects
+   * at once, seen by a callback on its object.
+   */
+  private gather({ job, chunks }: Launched): Promise<unknown[]> {
+    const refs = chunks.map((c) => c.ref);
+    this.inflight.add(refs);
+    const core = runtime().core;
+    return new Promise<unknown[]>((resolve, reject) => {
+      let failing = false;
+      const fail = (c: Chunk) => {
+        if (failing) return;
+        failing = true;
+        get(c.ref).then(() => { failing = false; }, (e) => reject(this.itemError(job, c, e)));   // made again since: not failed
+      };
+      for (const c of chunks) core.whenSettled(c.ref.id, () => { if (core.failed(c.ref.id)) fail(c); });
+      get(refs).then((values) => resolve(job.perItem ? values : values.flat()), async (e) => {
+        // Not a task's error (a value that could not be read, say): the first item that cannot be read.
+        for (const c of chunks) {
+          try { await get(c.ref); } catch (err) { return reject(this.itemError(job, c, err)); }
+        }
+        reject(e);
+      });
+    }).finally(() => { this.inflight.delete(refs); });
+  }
+
+  /** Each chunk's results on its own (imap, applyAsync): a promise per chunk, rejecting with a PoolItemError. */
+  private each(launched: Promise<Launched>): Promise<Promise<unknown[]>[]> {
+    return launched.then(({ job, chunks }) => {
+      const refs = chunks.map((c) => c.ref);
+      this.inflight.add(refs);
+      const list = chunks.map((c) => get(c.ref).then((v) => (job.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, c, e); }));
+      this.track(Promise.allSettled(list).then(() => { this.inflight.delete(refs); }));
+      return list;
+    });
+  }
+
+  private itemError(job: Job, c: Chunk, e: unknown): PoolItemError {
+    const index = c.n === 1 ? c.start : itemIndexFromStack((e as TaskError).remoteStack);
+    return new PoolItemError(index ?? c.start, job.name, e, index === undefined ? [c.start, c.start + c.n - 1] : undefined);
   }
 
   private job(fn: Target<any[], unknown>, api: string): Promise<Job> {
@@ -172,26 +219,20 @@ export class Pool {
     if (job) return job;
     const limited = async () => ({ ...this.options.taskOptions, [MAX_LEASES]: await this.processes() }) as TaskOptions;
     if (isRemoteFunction(fn)) {
-      job = limited().then((options) => {
+      job = limited().then((options): Job => {
         const f = fn.options(options);
-        return { name: (fn as unknown as Function).name, run: (items, star) =>
-          this.collect(items.map((it) => (star ? f.remote(...(it as unknown[])) : f.remote(it)))) };
+        return { name: (fn as unknown as Function).name, perItem: true,
+          submit: (items, star) => (star ? f.remote(...(items[0] as unknown[])) : f.remote(items[0])) };
       });
     } else {
-      job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]) => {
+      job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]): Job => {
         const f = runChunk.options({ ...options, name: spec.name });
-        return { name: spec.name, run: async (items, star, start) => (await this.collect([f.remote(spec, items, star, start)]))[0] as unknown[] };
+        return { name: spec.name, perItem: false, submit: (items, star, start) => f.remote(spec, items, star, start) };
       });
     }
     job.catch(() => {});
     this.jobs.set(fn, job);
     return job;
-  }
-
-  /** get() the refs while remembering them, so that terminate() can cancel them. */
-  private async collect(refs: ObjectRef<unknown>[]): Promise<unknown[]> {
-    for (const r of refs) this.inflight.add(r);
-    try { return await get(refs); } finally { for (const r of refs) this.inflight.delete(r); }
   }
 
   private track<P extends Promise<unknown>>(p: P): P {
