@@ -18,7 +18,7 @@ const ROWS = [
   "single_client_put_calls", "single_client_get_calls", "single_client_put_gigabytes",
   "single_client_tasks_and_get_batch", "single_client_get_object_containing_10k_refs", "single_client_wait_1k_refs",
   // Helios's own rows and the physical baselines
-  "init_to_first_result_ms", "idle_worker_rss_mb", "pool_map_100k_per_s",
+  "init_to_first_result_ms", "idle_worker_rss_mb", "idle_worker_rss_after_load_mb", "pool_map_100k_per_s",
   "raw_socket_pingpong_per_s", "raw_unix_socket_pingpong_per_s", "memcpy_gb_per_s",
 ];
 
