@@ -1,6 +1,7 @@
 // The node agent: grants worker leases against the node's resources, starts actors in
 // dedicated workers, lends a CPU back while a worker blocks in get(), and streams worker
 // logs to the drivers that own them.
+import type { StoreStats } from "./store-monitor.js";
 import * as os from "node:os";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
@@ -40,6 +41,8 @@ export interface AgentConfig {
   prestart?: number;
   /** Memory limits of this node (default: from HELIOS_MEMORY_* in the environment). */
   memory?: MemoryConfig;
+  /** The object store's capacity, use and spilled objects (store-monitor.ts). */
+  storeStats?: () => StoreStats;
 }
 
 export class NodeAgent {
@@ -93,7 +96,7 @@ export class NodeAgent {
       info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
         workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address,
           leaseId: w.leaseId, leaseOwner: w.leaseOwner })),
-        transferAddress: this.config.transferAddress }),
+        transferAddress: this.config.transferAddress, store: this.config.storeStats?.() }),
     };
   }
 

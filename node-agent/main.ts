@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { NodeAgent } from "./agent.js";
 import { ObjectTransfer } from "./transfer.js";
+import { StoreMonitor } from "./store-monitor.js";
 import { addService, bindServer, GRPC_OPTIONS, RpcClient } from "../src/rpc/grpc.js";
 import { exitWithParent } from "../src/cluster/daemon.js";
 import { newNodeId } from "../src/ids.js";
@@ -18,6 +19,9 @@ resources.CPU ??= os.cpus().length;
 const nodeId = newNodeId();
 const sessionDir = process.env.HELIOS_SESSION_DIR ?? path.join(os.tmpdir(), `helios-${nodeId}`);
 const storeDir = pickStoreDir(nodeId);
+const store = new StoreMonitor(storeDir, { capacity: storeCapacity(storeDir), spillDir: process.env.HELIOS_SPILL_DIR
+  ? path.join(process.env.HELIOS_SPILL_DIR, `helios-spill-${nodeId}`) : path.join(os.tmpdir(), `helios-spill-${nodeId}`) });
+store.start();
 const logDir = path.join(sessionDir, "logs");
 fs.mkdirSync(logDir, { recursive: true });
 
@@ -26,7 +30,7 @@ const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT
 const agentAddress = `${host}:${port}`;
 const transfer = new ObjectTransfer(storeDir, token);
 const transferAddress = await transfer.listen(host, Number(process.env.HELIOS_TRANSFER_PORT ?? 0));
-const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources,
+const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources, storeStats: () => store.stats(),
   prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined }, transfer);
 addService(server, "NodeAgent", token, agent.handlers());
 // Started by a driver for its embedded cluster: warm that job's workers while the head starts.
@@ -49,12 +53,13 @@ exitWithParent(() => {
   agent.close();
   transfer.close();
   server.forceShutdown();
+  store.close();
   fs.rmSync(storeDir, { recursive: true, force: true });
 });
 
 /** Objects live in /dev/shm when it exists and has room, else in the temp dir. */
 function pickStoreDir(id: string): string {
-  for (const base of ["/dev/shm", os.tmpdir()]) sweepStaleStores(base);
+  for (const base of ["/dev/shm", os.tmpdir(), process.env.HELIOS_SPILL_DIR].filter((b): b is string => !!b)) sweepStaleStores(base);
   const base = fs.existsSync("/dev/shm") && fs.statfsSync("/dev/shm").bavail * fs.statfsSync("/dev/shm").bsize > 1 << 30 ? "/dev/shm" : os.tmpdir();
   const dir = path.join(base, `helios-objects-${id}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -68,7 +73,7 @@ function pickStoreDir(id: string): string {
  */
 function sweepStaleStores(base: string): void {
   let names: string[];
-  try { names = fs.readdirSync(base).filter((n) => n.startsWith("helios-objects-")); } catch { return; }
+  try { names = fs.readdirSync(base).filter((n) => n.startsWith("helios-objects-") || n.startsWith("helios-spill-")); } catch { return; }
   for (const name of names) {
     const dir = path.join(base, name);
     let pid: number;
@@ -76,6 +81,19 @@ function sweepStaleStores(base: string): void {
     if (pid > 0 && isAgent(pid)) continue;
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Bytes the store may hold in memory before objects spill to disk: HELIOS_OBJECT_STORE_BYTES,
+ * else 30% of the machine's memory, and never more than 90% of what its filesystem has free.
+ */
+function storeCapacity(dir: string): number {
+  const fsFree = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize;
+  const asked = process.env.HELIOS_OBJECT_STORE_BYTES ? Number(process.env.HELIOS_OBJECT_STORE_BYTES) : undefined;
+  if (asked !== undefined && !(Number.isFinite(asked) && asked >= 0)) {
+    throw new RangeError(`HELIOS_OBJECT_STORE_BYTES must be a number of bytes ≥ 0, got '${process.env.HELIOS_OBJECT_STORE_BYTES}'`);
+  }
+  return Math.floor(Math.min(asked ?? os.totalmem() * 0.3, fsFree * 0.9));
 }
 
 function isAgent(pid: number): boolean {

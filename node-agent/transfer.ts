@@ -30,17 +30,16 @@ export class ObjectTransfer {
     return this.address;
   }
 
-  private file(id: ObjectId): string { return path.join(this.storeDir, id); }
 
   /** Serving side of the chunk protocol (the same messages a remote driver's endpoint serves). */
   private serve(m: Message): unknown {
     switch (m.t) {
       case "stat": {
         if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
-        return { size: fs.statSync(this.file(m.id)).size };
+        return { size: this.stat(m.id) };
       }
       case "read": {
-        const bytes = readChunk(this.file(m.id), m.offset, m.length);
+        const bytes = this.readAt(m.id, m.offset, m.length);
         this.stats.servedBytes += bytes.length;
         return bytes;
       }
@@ -51,7 +50,7 @@ export class ObjectTransfer {
 
   /** Make a local copy of `id` from the endpoint `from` (deduplicated per object). */
   fetch(id: ObjectId, from: string): Promise<void> {
-    if (fs.existsSync(this.file(id))) return Promise.resolve();
+    if (this.store.has(id)) return Promise.resolve();
     let p = this.pulls.get(id);
     if (!p) {
       p = this.pull(id, from).finally(() => this.pulls.delete(id));
@@ -63,14 +62,29 @@ export class ObjectTransfer {
   private async pull(id: ObjectId, from: string): Promise<void> {
     const conn = await this.connection(from);
     const { size } = await conn.request<{ size: number }>({ t: "stat", id, from: this.address });
-    const tmp = this.file(id) + ".part";
-    const fd = fs.openSync(tmp, "w");
+    const dir = this.store.placeFor(size);   // in memory if there is room (made room for), else spilled
+    const tmp = path.join(dir, id) + ".part";
     try {
-      await pullChunks(conn, id, size, (offset, bytes) => { fs.writeSync(fd, bytes, 0, bytes.length, offset); });
-    } finally { fs.closeSync(fd); }
-    fs.renameSync(tmp, this.file(id));
+      const fd = fs.openSync(tmp, "w");
+      try {
+        await pullChunks(conn, id, size, (offset, bytes) => { fs.writeSync(fd, bytes, 0, bytes.length, offset); });
+      } finally { fs.closeSync(fd); }
+      fs.renameSync(tmp, path.join(dir, id));
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
     this.stats.pulls++;
     this.stats.pulledBytes += size;
+  }
+
+  // An object may move to the spill directory between two chunks: look it up for each.
+  private stat(id: ObjectId): number {
+    try { return fs.statSync(this.store.locate(id)).size; } catch { return fs.statSync(this.store.locate(id)).size; }
+  }
+
+  private readAt(id: ObjectId, offset: number, length: number): Uint8Array {
+    try { return readChunk(this.store.locate(id), offset, length); } catch { return readChunk(this.store.locate(id), offset, length); }
   }
 
   free(id: ObjectId): void {

@@ -57,6 +57,8 @@ program.command("start")
   .option("--agent-port <port>", "node agent control port (default: a free one)", port)
   .option("--transfer-port <port>", "object-transfer port between nodes (default: a free one)", port)
   .option("--worker-ports <a-b>", "port range for worker processes, e.g. 20000-20999 (default: free ones)")
+  .option("--object-store-memory <bytes>", "bytes of objects this node keeps in memory before the oldest spill to disk (default: 30% of RAM)", count("--object-store-memory"))
+  .option("--spill-dir <dir>", "where objects spill to (default: the temp dir)")
   .option("--storage <dir>", "head only: where it keeps its tables and code packages (default: a fresh $HELIOS_HOME/head/storage); a head started on a directory with tables carries on from them")
   .action(async function (this: Command, o) {
     if (o.head) {

@@ -58,6 +58,10 @@ export interface InitOptions {
   runtimeEnv?: RuntimeEnv;
   /** Workers to start ahead of the first task (default: numCpus). */
   prestartWorkers?: number;
+  /** Bytes of objects the local node keeps in memory before the oldest spill to disk (default: 30% of RAM). */
+  objectStoreMemory?: number;
+  /** Where objects spill to (default: the temp dir). */
+  spillDir?: string;
 }
 
 export type MaybeRef<T> = T | ObjectRef<T>;

@@ -25,6 +25,8 @@ export interface NodeOptions {
   host?: string; numCpus?: number; numGpus?: number; resources?: string; labels?: string;
   /** Fixed ports, for firewalls: the agent's control port, its object-transfer port, and a worker port range "a-b". */
   agentPort?: number; transferPort?: number; workerPorts?: string;
+  /** Object store: bytes kept in memory before objects spill to disk, and where they spill. */
+  objectStoreMemory?: number; spillDir?: string;
 }
 
 export const heliosHome = () => process.env.HELIOS_HOME || path.join(os.homedir(), ".helios");
@@ -238,7 +240,8 @@ async function launchAgent(head: string, token: string, host: string, resources:
     HELIOS_RESOURCES: JSON.stringify(resources), HELIOS_LABELS: JSON.stringify(labels),
     ...(o.agentPort ? { HELIOS_AGENT_PORT: String(o.agentPort) } : {}),
     ...(o.transferPort ? { HELIOS_TRANSFER_PORT: String(o.transferPort) } : {}),
-    ...(o.workerPorts ? { HELIOS_WORKER_PORTS: o.workerPorts } : {}) });
+    ...(o.workerPorts ? { HELIOS_WORKER_PORTS: o.workerPorts } : {}),
+    ...storeEnv(o) });
   return { pid: a.pid, address: a.address, nodeId: a.nodeId, log: a.log, labels };
 }
 
@@ -328,4 +331,12 @@ export async function stopDaemons(): Promise<Stopped[]> {
   }
   fs.rmSync(daemonsFile(), { force: true });
   return out;
+}
+
+/** The agent's environment for the object store's capacity and spill directory. */
+export function storeEnv(o: { objectStoreMemory?: number; spillDir?: string }): Record<string, string> {
+  return {
+    ...(o.objectStoreMemory !== undefined ? { HELIOS_OBJECT_STORE_BYTES: String(o.objectStoreMemory) } : {}),
+    ...(o.spillDir !== undefined ? { HELIOS_SPILL_DIR: path.resolve(o.spillDir) } : {}),
+  };
 }

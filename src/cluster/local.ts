@@ -16,6 +16,8 @@ export interface LocalClusterOptions {
   token: string;
   resources: Record<string, number>;
   prestart?: number;
+  /** The agent's object store: HELIOS_OBJECT_STORE_BYTES and HELIOS_SPILL_DIR. */
+  storeEnv?: Record<string, string>;
   /** The driver's job, so the agent starts its workers while everything else starts. */
   job?: Omit<JobInfo, "driverAddress">;
 }
@@ -43,7 +45,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const head = daemon(path.join(root, "head/main.js"), { ...env, HELIOS_PORT: String(port) }, children);
     const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: `127.0.0.1:${port}`,
       HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}),
-      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}) }, children);
+      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}), ...o.storeEnv }, children);
     const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head"), firstLine(agent, "node agent")]);
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {

@@ -3,7 +3,7 @@
 // maxConcurrency at once, so async methods can interleave when it is above 1.
 import { load, type CodeDescriptor } from "../code/descriptor.js";
 import { serialize } from "../serialization.js";
-import { ObjectLostError, SerializationError, type ErrorInfo } from "../errors.js";
+import { ObjectLostError, ObjectStoreFullError, SerializationError, type ErrorInfo } from "../errors.js";
 import { returnId, type ActorId } from "../ids.js";
 import type { StoredValue, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { CoreWorker } from "./core-worker.js";
@@ -113,9 +113,9 @@ export class Executor {
     try {
       return { returns: this.returns(spec, result) };
     } catch (e) {
-      return { error: e instanceof SerializationError
-        ? { name: e.name, message: `${spec.name} returned a value that ${e.message}` }
-        : userError(e, spec, this.core) };
+      if (e instanceof SerializationError) return { error: { name: e.name, message: `${spec.name} returned a value that ${e.message}` } };
+      if (e instanceof ObjectStoreFullError) return { error: { name: e.name, message: `${spec.name}'s return value could not be stored: ${e.message}` } };
+      return { error: userError(e, spec, this.core) };
     }
   }
 

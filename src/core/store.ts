@@ -7,53 +7,217 @@
 // kernel zeroes and maps every new 4 KiB page). Segments move by rename(2), which is atomic,
 // so any process of the node can take one without coordination: the one whose rename wins
 // owns it.
+//
+// Capacity and spilling: the agent writes `.store.json` (capacity in bytes, spill directory)
+// and keeps `.usage` (bytes in the store, freed segments included) up to date as files come
+// and go; above capacity it spills the oldest objects to disk (store-monitor.ts). A writer
+// that finds no room in the published figure makes room itself, at once: freed segments go
+// first, then the oldest objects move to the spill directory (copy, rename, unlink: a reader
+// finds the object in one place or the other at every moment). A value that still does not fit
+// is written to the spill directory directly; with no room there either, ObjectStoreFullError.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { ObjectId } from "../ids.js";
 import type { Serialized } from "../serialization.js";
+import { ObjectStoreFullError } from "../errors.js";
 
 /** Bytes of freed segments a node keeps for reuse (HELIOS_STORE_POOL_BYTES overrides). */
 export const POOL_BYTES = Number(process.env.HELIOS_STORE_POOL_BYTES ?? Math.min(2 ** 31, os.totalmem() / 10));
 
+/** The store's limits, written by the agent into `.store.json`. */
+export interface StoreConfig { capacity: number; spillDir: string }
+
+/** Files of the store dir that are not objects: dotfiles (.pool, .usage, …) and files being written. */
+export function isObjectFile(name: string): boolean {
+  return !name.startsWith(".") && !name.endsWith(".tmp") && !name.endsWith(".part");
+}
+
+const NO_ROOM = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
 export class LocalStore {
   private readonly pool: string;
+  private conf?: StoreConfig | null;
 
   constructor(readonly dir: string) { this.pool = path.join(dir, ".pool"); }
 
+  /** Where a value is written when there is room in memory (and where transfers land). */
   path(id: ObjectId): string { return path.join(this.dir, id); }
 
-  write(id: ObjectId, value: Serialized): void {
-    const tmp = this.path(id) + ".tmp";
-    const reused = this.takeSegment(value.size, tmp);
-    const fd = fs.openSync(tmp, reused ? "r+" : "w");
-    try {
-      let pos = 0;
-      for (const c of value.chunks) {
-        let off = 0;
-        while (off < c.byteLength) off += fs.writeSync(fd, c, off, Math.min(c.byteLength - off, 1 << 30), pos + off);
-        pos += c.byteLength;
-      }
-      if (reused && reused > value.size) fs.ftruncateSync(fd, value.size);
-    } finally { fs.closeSync(fd); }
-    fs.renameSync(tmp, this.path(id));
+  /** The store's capacity and spill directory; null for a store without them (a bare directory). */
+  config(): StoreConfig | null {
+    if (this.conf === undefined) {
+      try { this.conf = JSON.parse(fs.readFileSync(path.join(this.dir, ".store.json"), "utf8")) as StoreConfig; } catch { this.conf = null; }
+    }
+    return this.conf;
   }
 
-  read(id: ObjectId): Buffer { return fs.readFileSync(this.path(id)); }
+  spillPath(id: ObjectId): string | undefined {
+    const c = this.config();
+    return c ? path.join(c.spillDir, id) : undefined;
+  }
 
-  /** Free an object's file: keep it as a segment for reuse while the pool has room, else delete it. */
+  /** The file that holds an object now: in memory, or spilled to disk. */
+  locate(id: ObjectId): string {
+    const p = this.path(id);
+    if (fs.existsSync(p)) return p;
+    const s = this.spillPath(id);
+    return s && fs.existsSync(s) ? s : p;
+  }
+
+  has(id: ObjectId): boolean { return fs.existsSync(this.locate(id)); }
+
+  write(id: ObjectId, value: Serialized): void {
+    const dir = this.placeFor(value.size);
+    try {
+      this.writeIn(dir, id, value);
+    } catch (e) {
+      const spill = this.config()?.spillDir;
+      if (!NO_ROOM.has((e as NodeJS.ErrnoException).code!)) throw e;
+      if (dir !== spill && spill) {
+        try { return this.writeIn(spill, id, value); } catch (e2) { if (!NO_ROOM.has((e2 as NodeJS.ErrnoException).code!)) throw e2; }
+      }
+      throw this.full(value.size);
+    }
+  }
+
+  private writeIn(dir: string, id: ObjectId, value: Serialized): void {
+    const tmp = path.join(dir, id) + ".tmp";
+    const reused = dir === this.dir ? this.takeSegment(value.size, tmp) : 0;
+    try {
+      const fd = fs.openSync(tmp, reused ? "r+" : "w");
+      try {
+        let pos = 0;
+        for (const c of value.chunks) {
+          let off = 0;
+          while (off < c.byteLength) off += fs.writeSync(fd, c, off, Math.min(c.byteLength - off, 1 << 30), pos + off);
+          pos += c.byteLength;
+        }
+        if (reused && reused > value.size) fs.ftruncateSync(fd, value.size);
+      } finally { fs.closeSync(fd); }
+      fs.renameSync(tmp, path.join(dir, id));
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  private full(size: number): ObjectStoreFullError {
+    const c = this.config();
+    return new ObjectStoreFullError(`the object store has no room for an object of ${mb(size)}: ${c ? `${mb(this.usage())} of its ${mb(c.capacity)} in memory, ` +
+      `and the spill directory ${c.spillDir} is full` : `its directory ${this.dir} is full`}. ` +
+      "Tip: drop refs to objects you no longer need, raise objectStoreMemory, or point spillDir (HELIOS_SPILL_DIR) at a larger disk.");
+  }
+
+  /** The directory to write `size` bytes in: the store when they fit (after making room), else the spill directory. */
+  placeFor(size: number): string {
+    const c = this.config();
+    if (!c || this.usage() + size <= c.capacity) return this.dir;
+    return this.makeRoom(size, c) ? this.dir : c.spillDir;
+  }
+
+  /** Bytes in the store as the agent last counted them. */
+  usage(): number {
+    try { return Number(fs.readFileSync(path.join(this.dir, ".usage"), "utf8")) || 0; } catch { return 0; }
+  }
+
+  /**
+   * Count the store's bytes and free room for `size` more: freed segments first, then the
+   * oldest objects go to the spill directory. True when they fit in the end.
+   */
+  makeRoom(size: number, c: StoreConfig, target = c.capacity): boolean {
+    if (size > target) return false;   // it will never fit: keep what is in memory there
+    const files = this.objects();
+    const segments = this.segments();
+    let used = files.reduce((n, f) => n + f.size, 0) + segments.reduce((n, s) => n + s.size, 0);
+    for (const s of segments) {
+      if (used + size <= target) return true;
+      try { fs.unlinkSync(path.join(this.pool, s.name)); used -= s.size; } catch { /* taken meanwhile */ }
+    }
+    for (const f of files) {
+      if (used + size <= target) return true;
+      try { if (this.spillSync(f.name as ObjectId)) used -= f.size; } catch (e) {
+        if (NO_ROOM.has((e as NodeJS.ErrnoException).code!)) return false;
+        throw e;
+      }
+    }
+    return used + size <= target;
+  }
+
+  /** The store's objects, oldest first. */
+  objects(): Array<{ name: string; size: number; mtimeMs: number }> {
+    const out: Array<{ name: string; size: number; mtimeMs: number }> = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      if (!isObjectFile(name)) continue;
+      try { const st = fs.statSync(path.join(this.dir, name)); out.push({ name, size: st.size, mtimeMs: st.mtimeMs }); } catch { /* freed meanwhile */ }
+    }
+    return out.sort((a, b) => a.mtimeMs - b.mtimeMs);
+  }
+
+  /** Move an object to the spill directory; true when this call moved it. */
+  spillSync(id: ObjectId): boolean {
+    return this.spillSteps(id, (from, to) => fs.copyFileSync(from, to)) as boolean;
+  }
+
+  /** spillSync() without blocking the event loop while the bytes are copied (the agent's). */
+  async spill(id: ObjectId): Promise<boolean> {
+    return this.spillSteps(id, (from, to) => fs.promises.copyFile(from, to));
+  }
+
+  // Copy to a temporary name, rename into the spill directory, then unlink the original. A free
+  // racing with it unlinks the original first: then the copy is removed here.
+  private spillSteps(id: ObjectId, copy: (from: string, to: string) => void | Promise<void>): boolean | Promise<boolean> {
+    const from = this.path(id);
+    const to = this.spillPath(id)!;
+    const tmp = `${to}.${process.pid}.tmp`;
+    const finish = (): boolean => {
+      fs.renameSync(tmp, to);
+      try { fs.unlinkSync(from); return true; } catch {
+        fs.rmSync(to, { force: true });   // freed while it was copied
+        return false;
+      }
+    };
+    const failed = (e: unknown): boolean => {
+      fs.rmSync(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;   // freed, or moved by another process
+      throw e;
+    };
+    try {
+      const r = copy(from, tmp);
+      if (r instanceof Promise) return r.then(finish, failed);
+      return finish();
+    } catch (e) { return failed(e); }
+  }
+
+  read(id: ObjectId): Buffer {
+    try { return fs.readFileSync(this.path(id)); } catch (e) {
+      const s = this.spillPath(id);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !s) throw e;
+      try { return fs.readFileSync(s); } catch {
+        return fs.readFileSync(this.path(id));   // moved back? read where it should be, or fail with ENOENT
+      }
+    }
+  }
+
+  /**
+   * Free an object's file: keep it as a segment for reuse while the pool has room, else delete
+   * it; then its spilled copy (after the original: see spillSteps for why that order).
+   */
   recycle(id: ObjectId): void {
+    const s = this.spillPath(id);
+    const thenSpilled = () => { if (s) fs.rm(s, { force: true }, () => {}); };
     const file = this.path(id);
     let size: number;
-    try { size = fs.statSync(file).size; } catch { return; }
-    if (size > 1 << 20 && this.pooledBytes() + size <= POOL_BYTES) {
+    try { size = fs.statSync(file).size; } catch { return thenSpilled(); }
+    const c = this.config();
+    if (size > 1 << 20 && this.pooledBytes() + size <= POOL_BYTES && (!c || this.usage() + size <= c.capacity)) {
       try {
         fs.mkdirSync(this.pool, { recursive: true });
         fs.renameSync(file, path.join(this.pool, `${size}.${process.pid}.${++segmentSeq}`));
-        return;
+        return thenSpilled();
       } catch { /* fall through and delete */ }
     }
-    fs.rm(file, { force: true }, () => {});
+    fs.rm(file, { force: true }, thenSpilled);
   }
 
   /** Move the best-fitting pooled segment (at least `size`, at most twice it) to `to`; its size, or 0. */
@@ -71,7 +235,7 @@ export class LocalStore {
     }
   }
 
-  private segments(): Array<{ name: string; size: number }> {
+  segments(): Array<{ name: string; size: number }> {
     let names: string[];
     try { names = fs.readdirSync(this.pool); } catch { return []; }
     return names.map((name) => ({ name, size: Number(name.split(".")[0]) })).filter((s) => s.size > 0);
@@ -81,3 +245,5 @@ export class LocalStore {
 }
 
 let segmentSeq = 0;
+
+function mb(bytes: number): string { return `${(bytes / 2 ** 20).toFixed(1)} MB`; }
