@@ -124,7 +124,7 @@ test("with memory and the spill disk full, ObjectStoreFullError; the node keeps 
   assert.deepEqual(await get(probe.remote(block.remote(99, 8))), expected(99, 8));
 });
 
-test("a free racing a spill leaves no file behind, and a spilled object reads back from disk", async () => {
+test("a free racing a spill leaves no file behind, two spills of one object keep it, and a spilled object reads back from disk", async () => {
   const { LocalStore } = await import("../dist/src/core/store.js");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-store-unit-"));
   const spill = path.join(dir, "spill");
@@ -142,6 +142,13 @@ test("a free racing a spill leaves no file behind, and a spilled object reads ba
     assert.equal(store.locate("a.0"), path.join(spill, "a.0"));
     store.recycle("a.0");
     await waitFor(() => !fs.existsSync(path.join(spill, "a.0")), 2000, "the spilled copy to be freed");
+    for (let i = 0; i < 10; i++) {   // two spills of one object at once (the agent's and a writer's): one moves it, it survives
+      store.write(`c.${i}`, value(2 * MB));
+      const moved = await Promise.all([store.spill(`c.${i}`), store.spill(`c.${i}`)]);
+      assert.deepEqual(moved.sort(), [false, true]);
+      assert.equal(store.read(`c.${i}`).length, 2 * MB);
+      store.recycle(`c.${i}`);
+    }
     for (let i = 0; i < 20; i++) {   // the free lands while the copy is under way
       store.write(`b.${i}`, value(2 * MB));
       const moving = store.spill(`b.${i}`);

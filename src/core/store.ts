@@ -30,8 +30,11 @@ export interface StoreConfig { capacity: number; spillDir: string }
 
 /** Files of the store dir that are not objects: dotfiles (.pool, .usage, …) and files being written. */
 export function isObjectFile(name: string): boolean {
-  return !name.startsWith(".") && !name.endsWith(".tmp") && !name.endsWith(".part");
+  return !name.startsWith(".") && !name.endsWith(".tmp") && !name.endsWith(".part") && !name.endsWith(SPILLING);
 }
+
+/** An object being spilled is renamed to `<id>.spilling` first: the rename is the claim (one spiller wins). */
+const SPILLING = ".spilling";
 
 const NO_ROOM = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
 
@@ -57,12 +60,14 @@ export class LocalStore {
     return c ? path.join(c.spillDir, id) : undefined;
   }
 
-  /** The file that holds an object now: in memory, or spilled to disk. */
+  /** The file that holds an object now: in memory, being spilled, or spilled to disk. */
   locate(id: ObjectId): string {
     const p = this.path(id);
     if (fs.existsSync(p)) return p;
     const s = this.spillPath(id);
-    return s && fs.existsSync(s) ? s : p;
+    if (!s) return p;
+    if (fs.existsSync(s)) return s;
+    return fs.existsSync(p + SPILLING) ? p + SPILLING : s;
   }
 
   has(id: ObjectId): boolean { return fs.existsSync(this.locate(id)); }
@@ -164,26 +169,33 @@ export class LocalStore {
     return this.spillSteps(id, (from, to) => fs.promises.copyFile(from, to));
   }
 
-  // Copy to a temporary name, rename into the spill directory, then unlink the original. A free
-  // racing with it unlinks the original first: then the copy is removed here.
+  // Claim the object by renaming it to <id>.spilling (of two spillers, one wins the rename),
+  // copy it to a temporary name, rename that into the spill directory, then unlink the claim.
+  // A free racing with it removes the original or the claim first and the spilled copy after:
+  // a spill whose claim is gone when it ends removes its copy.
   private spillSteps(id: ObjectId, copy: (from: string, to: string) => void | Promise<void>): boolean | Promise<boolean> {
-    const from = this.path(id);
+    const claim = this.path(id) + SPILLING;
     const to = this.spillPath(id)!;
     const tmp = `${to}.${process.pid}.tmp`;
+    try { fs.renameSync(this.path(id), claim); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;   // freed, or claimed by another process
+      throw e;
+    }
     const finish = (): boolean => {
       fs.renameSync(tmp, to);
-      try { fs.unlinkSync(from); return true; } catch {
+      try { fs.unlinkSync(claim); return true; } catch {
         fs.rmSync(to, { force: true });   // freed while it was copied
         return false;
       }
     };
     const failed = (e: unknown): boolean => {
       fs.rmSync(tmp, { force: true });
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;   // freed, or moved by another process
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;   // freed while it was copied
+      try { fs.renameSync(claim, this.path(id)); } catch { /* freed meanwhile */ }   // no room on disk: it stays
       throw e;
     };
     try {
-      const r = copy(from, tmp);
+      const r = copy(claim, tmp);
       if (r instanceof Promise) return r.then(finish, failed);
       return finish();
     } catch (e) { return failed(e); }
@@ -193,31 +205,33 @@ export class LocalStore {
     try { return fs.readFileSync(this.path(id)); } catch (e) {
       const s = this.spillPath(id);
       if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !s) throw e;
-      try { return fs.readFileSync(s); } catch {
-        return fs.readFileSync(this.path(id));   // moved back? read where it should be, or fail with ENOENT
+      // Being spilled: it is at the claim until its copy is in place, then in the spill directory.
+      for (const file of [s, this.path(id) + SPILLING, s]) {
+        try { return fs.readFileSync(file); } catch (e2) { if ((e2 as NodeJS.ErrnoException).code !== "ENOENT") throw e2; }
       }
+      return fs.readFileSync(this.path(id));   // put back (the spill disk was full), or gone: ENOENT
     }
   }
 
   /**
    * Free an object's file: keep it as a segment for reuse while the pool has room, else delete
-   * it; then its spilled copy (after the original: see spillSteps for why that order).
+   * it; then its claim if a spill has it, then its spilled copy (that order: see spillSteps).
    */
   recycle(id: ObjectId): void {
-    const s = this.spillPath(id);
-    const thenSpilled = () => { if (s) fs.rm(s, { force: true }, () => {}); };
     const file = this.path(id);
+    const s = this.spillPath(id);
+    const rest = () => { fs.rm(file + SPILLING, { force: true }, () => { if (s) fs.rm(s, { force: true }, () => {}); }); };
     let size: number;
-    try { size = fs.statSync(file).size; } catch { return thenSpilled(); }
+    try { size = fs.statSync(file).size; } catch { return rest(); }
     const c = this.config();
     if (size > 1 << 20 && this.pooledBytes() + size <= POOL_BYTES && (!c || this.usage() + size <= c.capacity)) {
       try {
         fs.mkdirSync(this.pool, { recursive: true });
         fs.renameSync(file, path.join(this.pool, `${size}.${process.pid}.${++segmentSeq}`));
-        return thenSpilled();
+        return rest();
       } catch { /* fall through and delete */ }
     }
-    fs.rm(file, { force: true }, thenSpilled);
+    fs.rm(file, { force: true }, rest);
   }
 
   /** Move the best-fitting pooled segment (at least `size`, at most twice it) to `to`; its size, or 0. */
