@@ -88,7 +88,8 @@ function sweepStaleStores(base: string): void {
  * else 30% of the machine's memory, and never more than 90% of what its filesystem has free.
  */
 function storeCapacity(dir: string): number {
-  const fsFree = fs.statfsSync(dir).bavail * fs.statfsSync(dir).bsize;
+  const st = fs.statfsSync(dir);
+  const fsFree = st.bavail * st.bsize;
   const asked = process.env.HELIOS_OBJECT_STORE_BYTES ? Number(process.env.HELIOS_OBJECT_STORE_BYTES) : undefined;
   if (asked !== undefined && !(Number.isFinite(asked) && asked >= 0)) {
     throw new RangeError(`HELIOS_OBJECT_STORE_BYTES must be a number of bytes ≥ 0, got '${process.env.HELIOS_OBJECT_STORE_BYTES}'`);

@@ -25,8 +25,6 @@ export class StoreMonitor {
   private lastPublished = -1;
   /** The total when spilling last failed (the spill disk is full): not tried again until it changes. */
   private failedAt = -1;
-  /** Objects this agent moved to disk, ever, and their bytes. */
-  private spilled = { objects: 0, bytes: 0 };
 
   constructor(readonly dir: string, readonly config: StoreConfig) {
     fs.mkdirSync(config.spillDir, { recursive: true });
@@ -79,7 +77,7 @@ export class StoreMonitor {
 
   /** Objects plus the freed segments kept for reuse. */
   private total(): number {
-    return this.used + this.store.segments().reduce((n, s) => n + s.size, 0);
+    return this.used + this.store.pooledBytes();
   }
 
   private publish(): void {
@@ -102,10 +100,10 @@ export class StoreMonitor {
         if (this.total() <= target) return;
         fs.rmSync(path.join(this.dir, ".pool", s.name), { force: true });
       }
-      for (const [name, size] of [...this.sizes]) {
+      for (const name of [...this.sizes.keys()]) {
         if (this.total() <= target) return;
         try {
-          if (await this.store.spill(name as ObjectId)) { this.spilled.objects++; this.spilled.bytes += size; }
+          await this.store.spill(name as ObjectId);
         } catch {   // the spill disk is full: writers that find no room get ObjectStoreFullError
           this.failedAt = this.total();
           return;

@@ -36,10 +36,11 @@ export class ObjectTransfer {
     switch (m.t) {
       case "stat": {
         if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
-        return { size: this.stat(m.id) };
+        return { size: this.store.size(m.id) };
       }
       case "read": {
-        const bytes = this.readAt(m.id, m.offset, m.length);
+        // By id, not by path, for each chunk: the object may move to the spill directory between two.
+        const bytes = this.store.withFile(m.id, (f) => readChunk(f, m.offset, m.length));
         this.stats.servedBytes += bytes.length;
         return bytes;
       }
@@ -76,15 +77,6 @@ export class ObjectTransfer {
     }
     this.stats.pulls++;
     this.stats.pulledBytes += size;
-  }
-
-  // An object may move to the spill directory between two chunks: look it up for each.
-  private stat(id: ObjectId): number {
-    try { return fs.statSync(this.store.locate(id)).size; } catch { return fs.statSync(this.store.locate(id)).size; }
-  }
-
-  private readAt(id: ObjectId, offset: number, length: number): Uint8Array {
-    try { return readChunk(this.store.locate(id), offset, length); } catch { return readChunk(this.store.locate(id), offset, length); }
   }
 
   free(id: ObjectId): void {

@@ -52,11 +52,7 @@ export async function init(options: InitOptions = {}): Promise<void> {
     throw new RangeError(`init(): objectStoreMemory must be a whole number of bytes ≥ 0, got ${objectStoreMemory}`);
   }
   if (spillDir !== undefined && typeof spillDir !== "string") throw new TypeError(`init(): spillDir must be a directory path, got ${typeof spillDir}`);
-  const storeEnv = {
-    ...(objectStoreMemory !== undefined ? { HELIOS_OBJECT_STORE_BYTES: String(objectStoreMemory) } : {}),
-    ...(spillDir !== undefined ? { HELIOS_SPILL_DIR: path.resolve(spillDir) } : {}),
-  };
-  const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers, storeEnv,
+  const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers, objectStoreMemory, spillDir,
     job: { jobId, namespace, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir } });
   preloadGrpc();
   const cluster = await starting;

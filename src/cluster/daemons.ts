@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { RpcClient } from "../rpc/grpc.js";
 import { AuthenticationError } from "../errors.js";
 import type { NodeInfo, Resources } from "../protocol.js";
+import { storeEnv } from "./local.js";
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SCRIPTS = { head: path.join(dist, "head/main.js"), agent: path.join(dist, "node-agent/main.js") };
@@ -333,10 +334,3 @@ export async function stopDaemons(): Promise<Stopped[]> {
   return out;
 }
 
-/** The agent's environment for the object store's capacity and spill directory. */
-export function storeEnv(o: { objectStoreMemory?: number; spillDir?: string }): Record<string, string> {
-  return {
-    ...(o.objectStoreMemory !== undefined ? { HELIOS_OBJECT_STORE_BYTES: String(o.objectStoreMemory) } : {}),
-    ...(o.spillDir !== undefined ? { HELIOS_SPILL_DIR: path.resolve(o.spillDir) } : {}),
-  };
-}

@@ -16,8 +16,9 @@ export interface LocalClusterOptions {
   token: string;
   resources: Record<string, number>;
   prestart?: number;
-  /** The agent's object store: HELIOS_OBJECT_STORE_BYTES and HELIOS_SPILL_DIR. */
-  storeEnv?: Record<string, string>;
+  /** The object store: bytes kept in memory before objects spill to disk, and where they spill. */
+  objectStoreMemory?: number;
+  spillDir?: string;
   /** The driver's job, so the agent starts its workers while everything else starts. */
   job?: Omit<JobInfo, "driverAddress">;
 }
@@ -45,7 +46,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const head = daemon(path.join(root, "head/main.js"), { ...env, HELIOS_PORT: String(port) }, children);
     const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: `127.0.0.1:${port}`,
       HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}),
-      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}), ...o.storeEnv }, children);
+      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}), ...storeEnv(o) }, children);
     const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head"), firstLine(agent, "node agent")]);
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {
@@ -97,4 +98,12 @@ function terminate(c: ChildProcess): Promise<void> {
     c.once("exit", () => { clearTimeout(t); resolve(); });
     c.kill("SIGTERM");
   });
+}
+
+/** The agent's environment for the object store's capacity and spill directory. */
+export function storeEnv(o: { objectStoreMemory?: number; spillDir?: string }): Record<string, string> {
+  return {
+    ...(o.objectStoreMemory !== undefined ? { HELIOS_OBJECT_STORE_BYTES: String(o.objectStoreMemory) } : {}),
+    ...(o.spillDir !== undefined ? { HELIOS_SPILL_DIR: path.resolve(o.spillDir) } : {}),
+  };
 }

@@ -12,9 +12,9 @@
 // and keeps `.usage` (bytes in the store, freed segments included) up to date as files come
 // and go; above capacity it spills the oldest objects to disk (store-monitor.ts). A writer
 // that finds no room in the published figure makes room itself, at once: freed segments go
-// first, then the oldest objects move to the spill directory (copy, rename, unlink: a reader
-// finds the object in one place or the other at every moment). A value that still does not fit
-// is written to the spill directory directly; with no room there either, ObjectStoreFullError.
+// first, then the oldest objects move to the spill directory (claim, copy, rename, unlink: see
+// spillSteps; a reader looks in each place). A value that still does not fit is written to the
+// spill directory directly; with no room there either, ObjectStoreFullError.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -60,17 +60,31 @@ export class LocalStore {
     return c ? path.join(c.spillDir, id) : undefined;
   }
 
-  /** The file that holds an object now: in memory, being spilled, or spilled to disk. */
-  locate(id: ObjectId): string {
+  /**
+   * `f` of the object's file wherever it is now: in memory (tried first), being spilled (its
+   * claim, until the copy is in place), or spilled; ENOENT only when it is in none of them.
+   */
+  withFile<T>(id: ObjectId, f: (file: string) => T): T {
     const p = this.path(id);
-    if (fs.existsSync(p)) return p;
-    const s = this.spillPath(id);
-    if (!s) return p;
-    if (fs.existsSync(s)) return s;
-    return fs.existsSync(p + SPILLING) ? p + SPILLING : s;
+    try { return f(p); } catch (e) {
+      const s = this.spillPath(id);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !s) throw e;
+      for (const file of [s, p + SPILLING, s]) {
+        try { return f(file); } catch (e2) { if ((e2 as NodeJS.ErrnoException).code !== "ENOENT") throw e2; }
+      }
+      return f(p);   // put back (the spill disk was full), or gone: ENOENT
+    }
   }
 
-  has(id: ObjectId): boolean { return fs.existsSync(this.locate(id)); }
+  /** The file that holds an object now (ENOENT when none does). */
+  locate(id: ObjectId): string { return this.withFile(id, (f) => { fs.statSync(f); return f; }); }
+
+  has(id: ObjectId): boolean {
+    try { this.locate(id); return true; } catch { return false; }
+  }
+
+  /** The object's size in bytes. */
+  size(id: ObjectId): number { return this.withFile(id, (f) => fs.statSync(f).size); }
 
   write(id: ObjectId, value: Serialized): void {
     const dir = this.placeFor(value.size);
@@ -130,27 +144,27 @@ export class LocalStore {
    * Count the store's bytes and free room for `size` more: freed segments first, then the
    * oldest objects go to the spill directory. True when they fit in the end.
    */
-  makeRoom(size: number, c: StoreConfig, target = c.capacity): boolean {
-    if (size > target) return false;   // it will never fit: keep what is in memory there
+  private makeRoom(size: number, { capacity }: StoreConfig): boolean {
+    if (size > capacity) return false;   // it will never fit: keep what is in memory there
     const files = this.objects();
     const segments = this.segments();
     let used = files.reduce((n, f) => n + f.size, 0) + segments.reduce((n, s) => n + s.size, 0);
     for (const s of segments) {
-      if (used + size <= target) return true;
+      if (used + size <= capacity) return true;
       try { fs.unlinkSync(path.join(this.pool, s.name)); used -= s.size; } catch { /* taken meanwhile */ }
     }
     for (const f of files) {
-      if (used + size <= target) return true;
+      if (used + size <= capacity) return true;
       try { if (this.spillSync(f.name as ObjectId)) used -= f.size; } catch (e) {
         if (NO_ROOM.has((e as NodeJS.ErrnoException).code!)) return false;
         throw e;
       }
     }
-    return used + size <= target;
+    return used + size <= capacity;
   }
 
   /** The store's objects, oldest first. */
-  objects(): Array<{ name: string; size: number; mtimeMs: number }> {
+  private objects(): Array<{ name: string; size: number; mtimeMs: number }> {
     const out: Array<{ name: string; size: number; mtimeMs: number }> = [];
     for (const name of fs.readdirSync(this.dir)) {
       if (!isObjectFile(name)) continue;
@@ -201,17 +215,7 @@ export class LocalStore {
     } catch (e) { return failed(e); }
   }
 
-  read(id: ObjectId): Buffer {
-    try { return fs.readFileSync(this.path(id)); } catch (e) {
-      const s = this.spillPath(id);
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || !s) throw e;
-      // Being spilled: it is at the claim until its copy is in place, then in the spill directory.
-      for (const file of [s, this.path(id) + SPILLING, s]) {
-        try { return fs.readFileSync(file); } catch (e2) { if ((e2 as NodeJS.ErrnoException).code !== "ENOENT") throw e2; }
-      }
-      return fs.readFileSync(this.path(id));   // put back (the spill disk was full), or gone: ENOENT
-    }
-  }
+  read(id: ObjectId): Buffer { return this.withFile(id, (f) => fs.readFileSync(f)); }
 
   /**
    * Free an object's file: keep it as a segment for reuse while the pool has room, else delete
@@ -255,7 +259,8 @@ export class LocalStore {
     return names.map((name) => ({ name, size: Number(name.split(".")[0]) })).filter((s) => s.size > 0);
   }
 
-  private pooledBytes(): number { return this.segments().reduce((n, s) => n + s.size, 0); }
+  /** Bytes of the freed segments kept for reuse. */
+  pooledBytes(): number { return this.segments().reduce((n, s) => n + s.size, 0); }
 }
 
 let segmentSeq = 0;
