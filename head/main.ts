@@ -29,7 +29,10 @@ try {
 const loaded = { nodes: store.table("nodes").size, actors: store.table("actors").size, jobs: store.table("jobs").size };
 const head = new Head({ token, store, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
 const server = new grpc.Server(GRPC_OPTIONS);
-addService(server, "Head", token, head.handlers());
+const handlers = head.handlers();
+// Started by a driver for its embedded cluster: that driver's job, registered as it would register it.
+if (process.env.HELIOS_JOB) handlers.registerJob(JSON.parse(process.env.HELIOS_JOB));
+addService(server, "Head", token, handlers);
 const bound = await bindServer(server, host, port);
 exitWithParent(() => { head.close(); server.forceShutdown(); store.close(); });   // before "ready": a stop may follow at once
 process.stdout.write(JSON.stringify({ address: `${host}:${bound}`, pid: process.pid, storage: storageDir, loaded }) + "\n");

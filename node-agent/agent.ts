@@ -3,6 +3,7 @@
 // logs to the drivers that own them.
 import type { StoreStats } from "./store-monitor.js";
 import * as os from "node:os";
+import type { ChildProcess } from "node:child_process";
 import { WorkerPool, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
@@ -61,6 +62,8 @@ export class NodeAgent {
   private fates = new Map<WorkerId, ErrorInfo>();
   /** Jobs whose driver ended (the head says so): their workers stop once they hold no lease. */
   private ended = new Set<JobId>();
+  /** Jobs whose first worker is starting alone; the rest of their workers follow once it is up. */
+  private firstStarts = new Set<JobId>();
 
   constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
     this.total = { ...config.resources };
@@ -101,14 +104,28 @@ export class NodeAgent {
   }
 
   /** A driver on this machine: keep its job, and have its workers warm (also called at boot for an embedded cluster). */
-  registerDriver(j: JobInfo) {
+  registerDriver(j: JobInfo, forked?: ChildProcess) {
     this.jobs.set(j.jobId, { ...this.jobs.get(j.jobId), ...j });
     const n = this.config.prestart ?? Math.max(1, Math.floor(this.total.CPU ?? os.cpus().length));
-    const more = () => { if (!this.closing) for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j); };
-    if (n > 1 && this.pool.countFor(j.jobId, ["starting", "idle", "leased"]) === 0) {
+    const more = () => {
+      this.firstStarts.delete(j.jobId);
+      if (!this.closing) for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);
+    };
+    if (forked) {
+      // A worker the agent forked for this job at boot, before it loaded its own modules.
+      if (n === 0 || this.closing) forked.kill("SIGKILL");
+      else {
+        const first = this.pool.start(j, forked);
+        this.firstStarts.add(j.jobId);
+        void Promise.race([first.ready, new Promise((r) => setTimeout(r, 1000).unref())]).then(more);
+      }
+    } else if (this.firstStarts.has(j.jobId)) {
+      // The driver's own registration, after the boot's: the rest follow the first worker.
+    } else if (n > 1 && this.pool.countFor(j.jobId, ["starting", "idle", "leased"]) === 0) {
       // A job's first task needs one worker: start it alone, so that it does not share the CPUs
       // with its siblings' start-up while the driver waits; the rest follow once it is up.
       const first = this.pool.start(j);
+      this.firstStarts.add(j.jobId);
       void Promise.race([first.ready, new Promise((r) => setTimeout(r, 1000).unref())]).then(more);
     } else {
       more();

@@ -1,14 +1,17 @@
 // Node agent daemon entry point. Registers with the head, then prints one JSON line.
-import * as grpc from "@grpc/grpc-js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { NodeAgent } from "./agent.js";
-import { ObjectTransfer } from "./transfer.js";
-import { StoreMonitor } from "./store-monitor.js";
-import { addService, bindServer, GRPC_OPTIONS, RpcClient } from "../src/rpc/grpc.js";
-import { exitWithParent } from "../src/cluster/daemon.js";
-import { newNodeId } from "../src/ids.js";
+import { forkWorker } from "./worker-pool.js";
+
+// Started by a driver for its embedded cluster: fork that job's first worker before anything
+// else, so that its start-up overlaps the loading of the agent's own modules (below).
+const bootJob = process.env.HELIOS_JOB ? JSON.parse(process.env.HELIOS_JOB) : undefined;
+const forked = bootJob && process.env.HELIOS_PRESTART !== "0" ? forkWorker(bootJob) : undefined;
+
+const [grpc, { NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, GRPC_OPTIONS, RpcClient }, { exitWithParent }, { newNodeId }] =
+  await Promise.all([import("@grpc/grpc-js"), import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
+    import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js")]);
 
 const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
@@ -33,8 +36,8 @@ const transferAddress = await transfer.listen(host, Number(process.env.HELIOS_TR
 const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources, storeStats: () => store.stats(),
   prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined }, transfer);
 addService(server, "NodeAgent", token, agent.handlers());
-// Started by a driver for its embedded cluster: warm that job's workers while the head starts.
-if (process.env.HELIOS_JOB) agent.registerDriver(JSON.parse(process.env.HELIOS_JOB));
+// Warm the embedded cluster's job's workers while the head starts.
+if (bootJob) agent.registerDriver(bootJob, forked);
 const head = new RpcClient(headAddress, "Head", token);
 await head.ready(20_000);   // an embedded cluster starts its head and agent together
 const registration = { nodeId, agentAddress, transferAddress, resources, available: resources, labels, storeDir };

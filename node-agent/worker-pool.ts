@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
 import type { JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
+import { workerEnv } from "../src/cluster/daemon.js";
 
 /*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
                                           └──startActor──▶ actor        any ──exit──▶ dead      */
@@ -57,6 +58,24 @@ export interface PoolContext {
   onOwnersGone(w: Worker, gone: string[]): void;
 }
 
+/**
+ * A worker process for the job, which loads its modules and then waits for its identity (an
+ * "env" message, sent by WorkerPool.start). An embedded cluster's agent forks its job's first
+ * worker this way before it loads its own modules, so the two start-ups overlap.
+ */
+export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv">): ChildProcess {
+  // A driver on another machine may have a cwd and loader paths that do not exist here.
+  const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
+  return fork(workerMain, [], {
+    // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
+    cwd, execArgv: [...WORKER_V8_FLAGS, ...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
+    stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
+    // msgpackr's native string extractor pays off only for large string-heavy messages and
+    // costs each worker ~1–4 MB of resident memory; the user may turn it back on.
+    env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...workerEnv(process.env) },
+  });
+}
+
 export class WorkerPool {
   readonly workers = new Map<WorkerId, Worker>();
   constructor(private ctx: PoolContext) {}
@@ -78,21 +97,14 @@ export class WorkerPool {
     return n;
   }
 
-  start(job: JobInfo): Worker {
+  /** Start a worker of the job: in a process of its own, or in one forkWorker() started earlier. */
+  start(job: JobInfo, proc: ChildProcess = forkWorker(job)): Worker {
     const id = newWorkerId();
     const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
       token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress,
       transferAddress: this.ctx.transferAddress, storeDir: this.ctx.storeDir, host: this.ctx.host,
       driverWorkingDir: job.workingDir && job.workingDir !== job.cwd ? job.workingDir : undefined };
-    // A driver on another machine may have a cwd and loader paths that do not exist here.
-    const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
-    const proc = fork(workerMain, [], {
-      // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
-      cwd, execArgv: [...WORKER_V8_FLAGS, ...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])], stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
-      // msgpackr's native string extractor pays off only for large string-heavy messages and
-      // costs each worker ~1–4 MB of resident memory; the user may turn it back on.
-      env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...process.env, HELIOS_WORKER: JSON.stringify(env) },
-    });
+    proc.send({ t: "env", env });
     let resolveReady!: () => void;
     const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
@@ -109,13 +121,16 @@ export class WorkerPool {
     });
     // A message to a worker that is exiting fails (ERR_IPC_CHANNEL_CLOSED): its 'exit' follows and settles what it was asked.
     proc.on("error", () => {});
-    proc.on("exit", (code, signal) => {
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
       w.state = "dead";
       this.workers.delete(id);
       log.end();
       resolveReady();
       this.ctx.onExit(w, code, signal);
-    });
+    };
+    // A process forked earlier may have exited already (its 'exit' has gone by).
+    if (proc.exitCode !== null || proc.signalCode !== null) setImmediate(() => exited(proc.exitCode, proc.signalCode));
+    else proc.on("exit", exited);
     return w;
   }
 

@@ -9,7 +9,8 @@ import { IllegalStateError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
 import { RpcClient, preloadGrpc } from "./rpc/grpc.js";
-import { splitAddress } from "./rpc/wire.js";
+import { preloadAnalysis } from "./code/free-vars.js";
+import { WireServer, listenInRange, splitAddress } from "./rpc/wire.js";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -52,15 +53,28 @@ export async function init(options: InitOptions = {}): Promise<void> {
     throw new RangeError(`init(): objectStoreMemory must be a whole number of bytes ≥ 0, got ${objectStoreMemory}`);
   }
   if (spillDir !== undefined && typeof spillDir !== "string") throw new TypeError(`init(): spillDir must be a directory path, got ${typeof spillDir}`);
-  const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers, objectStoreMemory, spillDir,
-    job: { jobId, namespace, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir } });
-  preloadGrpc();
-  const cluster = await starting;
+  checkWorkingDir(workingDir);
+  // The driver listens before its cluster starts: the head and agent know the job, and where its
+  // driver is, from their first moment, and init() waits for no registration.
+  const server = new WireServer(token);
+  const range = process.env.HELIOS_DRIVER_PORTS;
+  const driverAddress = range ? await listenInRange(server, "127.0.0.1", range) : await server.listen("127.0.0.1", 0);
+  const job: JobInfo = { jobId, namespace, driverAddress, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
+  let cluster: LocalCluster;
+  try {
+    const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers, objectStoreMemory, spillDir, job });
+    preloadGrpc();
+    setImmediate(preloadAnalysis);
+    cluster = await starting;
+  } catch (e) {
+    server.close();
+    throw e;
+  }
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: cluster.nodeId as NodeId, jobId: jobId as JobId,
     namespace, token, headAddress: cluster.headAddress, agentAddress: cluster.agentAddress,
-    transferAddress: cluster.transferAddress, storeDir: cluster.storeDir, host: "127.0.0.1" });
+    transferAddress: cluster.transferAddress, storeDir: cluster.storeDir, host: "127.0.0.1" }, server);
   try {
-    await startJob(rt, options, true);
+    await rt.start();
   } catch (e) {
     rt.core.close();
     await cluster.stop();
@@ -70,26 +84,28 @@ export async function init(options: InitOptions = {}): Promise<void> {
   installExitHooks();
 }
 
-async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean, ship = false): Promise<void> {
+/** A driver joining a running cluster: its job goes to the head (with its shipped project) and the local agent. */
+async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean): Promise<void> {
   await rt.start();
   const c = rt.core.config;
   const env = options.runtimeEnv ?? {};
   const workingDir = env.workingDir ? path.resolve(env.workingDir) : undefined;
-  if (workingDir && !fs.statSync(workingDir, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new TypeError(`runtimeEnv.workingDir ${workingDir} is not a directory`);
-  }
+  checkWorkingDir(workingDir);
   const job: JobInfo = { jobId: c.jobId, namespace: c.namespace, driverAddress: rt.core.address,
     cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
-  if (workingDir && ship) {
+  if (workingDir) {
     const { packDir, uploadPackage } = await import("./cluster/package.js");
     const packed = await packDir(workingDir, env.excludes);
     await uploadPackage(rt.core.head, packed);
     job.package = packed.hash;
   }
-  // The head watches the driver from now on: when it stops answering, the job's actors die with it.
-  rt.core.handlers.ping = () => ({ jobId: c.jobId });
+  // The head watches the driver from now on (its pings): when it stops answering, the job's actors die with it.
   // Independent: the agent learns the job from the driver, not from the head.
   await Promise.all([rt.core.head.call("registerJob", job), localAgent && rt.core.agent.call("registerDriver", job)]);
+}
+
+function checkWorkingDir(dir: string | undefined): void {
+  if (dir && !fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new TypeError(`runtimeEnv.workingDir ${dir} is not a directory`);
 }
 
 /** Join a running cluster: lease from this machine's agent when it has one, else from any node. */
@@ -107,7 +123,7 @@ async function join(address: string, options: InitOptions): Promise<void> {
   const rt = new Runtime({ mode: "driver", workerId: newWorkerId(), nodeId: home.nodeId, jobId,
     namespace: options.namespace ?? `anonymous-${jobId}`, token, headAddress: address, agentAddress: home.agentAddress,
     transferAddress: local?.transferAddress, storeDir: home.storeDir, host: await localAddressTowards(address) });
-  try { await startJob(rt, options, !!local, true); } catch (e) { rt.core.close(); throw e; }
+  try { await startJob(rt, options, !!local); } catch (e) { rt.core.close(); throw e; }
   g[key] = { runtime: rt };
   installExitHooks();
 }

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../rpc/grpc.js";
 import { AuthenticationError } from "../errors.js";
+import { daemonEnv } from "./daemon.js";
 import type { NodeInfo, Resources } from "../protocol.js";
 import { storeEnv } from "./local.js";
 
@@ -90,7 +91,7 @@ export function parseLabels(s: string | undefined): Record<string, string> {
 async function launch(kind: "head" | "agent", env: Record<string, string>): Promise<any> {
   const log = path.join(heliosHome(), "logs", `${kind}-${new Date().toISOString().replace(/[:.]/g, "-")}-${process.pid}.log`);
   const fd = fs.openSync(log, "a", 0o600);
-  const childEnv = { ...process.env, ...env };
+  const childEnv = { ...daemonEnv(process.env), ...env };
   delete childEnv.HELIOS_PARENT;   // a daemon must not exit with the CLI
   const child = spawn(process.execPath, [SCRIPTS[kind]], { detached: true, stdio: ["ignore", fd, fd], env: childEnv });
   fs.closeSync(fd);

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import * as net from "node:net";
 import type { JobInfo } from "../protocol.js";
+import { daemonEnv } from "./daemon.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -19,8 +20,8 @@ export interface LocalClusterOptions {
   /** The object store: bytes kept in memory before objects spill to disk, and where they spill. */
   objectStoreMemory?: number;
   spillDir?: string;
-  /** The driver's job, so the agent starts its workers while everything else starts. */
-  job?: Omit<JobInfo, "driverAddress">;
+  /** The driver's job (its driver listens already): the head registers it, the agent starts its workers. */
+  job: JobInfo;
 }
 
 export interface LocalCluster {
@@ -36,7 +37,7 @@ export interface LocalCluster {
 
 export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster> {
   const sessionDir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-session-"));
-  const env = { ...process.env, HELIOS_TOKEN: o.token, HELIOS_PARENT: "1", HELIOS_SESSION_DIR: sessionDir };
+  const env = { ...daemonEnv(process.env), HELIOS_TOKEN: o.token, HELIOS_PARENT: "1", HELIOS_SESSION_DIR: sessionDir, HELIOS_JOB: JSON.stringify(o.job) };
   const children: ChildProcess[] = [];
   const stopSync = () => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM"); };
   process.on("exit", stopSync);
@@ -46,7 +47,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const head = daemon(path.join(root, "head/main.js"), { ...env, HELIOS_PORT: String(port) }, children);
     const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: `127.0.0.1:${port}`,
       HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}),
-      ...(o.job ? { HELIOS_JOB: JSON.stringify(o.job) } : {}), ...storeEnv(o) }, children);
+      ...storeEnv(o) }, children);
     const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head"), firstLine(agent, "node agent")]);
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {

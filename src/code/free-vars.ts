@@ -13,6 +13,8 @@ let lib: { parse: typeof import("acorn").parse; analyze: typeof import("eslint-s
 const parse = (text: string, options: Options): Program => (lib ??= load()).parse(text, options) as Program;
 const analyze: typeof import("eslint-scope").analyze = (ast, options) => (lib ??= load()).analyze(ast, options);
 function load() { return { parse: require("acorn").parse, analyze: require("eslint-scope").analyze }; }
+/** Load (and warm) the parser before the first remote(): init() does, while its cluster starts. */
+export function preloadAnalysis(): void { freeVariables("(a) => a + 1"); }
 
 const ECMA = 2022; // eslint-scope: class fields, private names, static blocks
 

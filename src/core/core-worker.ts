@@ -73,12 +73,16 @@ export class CoreWorker {
   onFreed?: (id: ObjectId, task: TaskId) => void;
   closed = false;
 
-  constructor(readonly config: CoreWorkerConfig) {
+  /** `server`: this process's wire endpoint, when it listens already (start() then keeps its address). */
+  constructor(readonly config: CoreWorkerConfig, server?: WireServer) {
     this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
     this.refs = new LocalRefCounts((id) => this.onRefDropped(id));
-    this.server = new WireServer(config.token, (conn) => {
+    // A driver answers the head's pings (it watches the driver, and ends its job when it is gone).
+    if (config.mode === "driver") this.handlers.ping = () => ({ jobId: config.jobId });
+    this.server = server ?? new WireServer(config.token);
+    this.server.serve((conn) => {
       if (config.mode === "driver") conn.unref();
       conn.onRequest = (msg, c) => this.handle(msg, c);
     });
@@ -97,7 +101,7 @@ export class CoreWorker {
   async start(): Promise<void> {
     // Firewalled clusters give workers (and drivers) a port range: HELIOS_WORKER_PORTS / HELIOS_DRIVER_PORTS = "a-b".
     const range = process.env[this.config.mode === "worker" ? "HELIOS_WORKER_PORTS" : "HELIOS_DRIVER_PORTS"];
-    this.address = range ? await listenInRange(this.server, this.config.host, range) : await this.server.listen(this.config.host, 0);
+    this.address = this.server.address || (range ? await listenInRange(this.server, this.config.host, range) : await this.server.listen(this.config.host, 0));
     if (this.config.mode === "driver") this.server.unref();
   }
 

@@ -13,6 +13,7 @@ import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../e
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
+import type { WireServer } from "../rpc/wire.js";
 
 export class Runtime {
   readonly core: CoreWorker;
@@ -22,8 +23,9 @@ export class Runtime {
   /** Recipes of finished tasks whose returns can be lost with a node (lineage.ts). */
   private lineage: Lineage;
 
-  constructor(config: CoreWorkerConfig) {
-    this.core = new CoreWorker(config);
+  /** `server`: the process's wire endpoint when it listens already (a driver's embedded cluster). */
+  constructor(config: CoreWorkerConfig, server?: WireServer) {
+    this.core = new CoreWorker(config, server);
     this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
     this.actors = new ActorCaller(this.core);
     this.lineage = new Lineage(this.core);

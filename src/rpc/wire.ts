@@ -204,11 +204,27 @@ export class WireServer {
   onOpen?: (conn: Connection) => void;
   onClose?: (conn: Connection) => void;
 
-  constructor(private token: string, private onConnection: (conn: Connection) => void) {
+  /** Connections accepted before serve() was called: their requests wait for it. */
+  private early?: { conns: Connection[]; served: Promise<void>; serve: () => void };
+
+  constructor(private token: string, private onConnection?: (conn: Connection) => void) {
     const t = tlsConfig();
     this.server = t
       ? tls().createServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true }, (socket) => this.accept(socket))
       : net.createServer((socket) => this.accept(socket));
+  }
+
+  /**
+   * Serve connections with this handler from now on, and the ones accepted before it (a driver
+   * listens before its cluster starts, and the head may call it before its runtime exists).
+   */
+  serve(onConnection: (conn: Connection) => void): void {
+    this.onConnection = onConnection;
+    const early = this.early;
+    this.early = undefined;
+    if (!early) return;
+    for (const c of early.conns) if (!c.closed) onConnection(c);
+    early.serve();
   }
 
   listen(host: string, port = 0): Promise<string> {
@@ -269,7 +285,14 @@ export class WireServer {
       conn.on("close", () => { this.connections.delete(conn); this.onClose?.(conn); });
       conn.onRequest = () => undefined;
       conn.send({ t: "welcome" });
-      this.onConnection(conn);
+      if (this.onConnection) this.onConnection(conn);
+      else {
+        let serve!: () => void;
+        this.early ??= { conns: [], served: new Promise<void>((r) => (serve = r)), serve };
+        this.early.conns.push(conn);
+        const served = this.early.served;
+        conn.onRequest = (m, c) => served.then(() => c.onRequest(m, c));
+      }
       this.onOpen?.(conn);
     };
   }

@@ -8,11 +8,16 @@ import { setCodeRole, setShippedWorkingDir } from "../code/descriptor.js";
 import type { WorkerEnv } from "../protocol.js";
 import { register } from "node:module";
 
-const env: WorkerEnv = JSON.parse(process.env.HELIOS_WORKER!);
+process.on("disconnect", () => process.exit(0));
+// The agent sends the worker its identity once it has one: a worker may be forked before the
+// agent serves, so that its start-up (these imports) overlaps the agent's.
+const env = await new Promise<WorkerEnv>((resolve) => {
+  const first = (m: any) => { if (m?.t === "env") { process.off("message", first); resolve(m.env); } };
+  process.on("message", first);
+});
 // A shipped project may carry its own node_modules/helios: make it resolve to ours. (Only
 // then: the hooks run on a thread of their own, which costs memory and start-up time.)
 if (env.driverWorkingDir) register(new URL("./resolve-hooks.js", import.meta.url));
-process.on("disconnect", () => process.exit(0));
 setCodeRole("worker");
 setShippedWorkingDir(env.driverWorkingDir);
 prefixOutput(`pid=${process.pid} node=${env.nodeId.slice(0, 9)}`);
