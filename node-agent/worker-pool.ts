@@ -11,15 +11,6 @@ import { workerEnv } from "../src/cluster/daemon.js";
 
 /*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
                                           └──startActor──▶ actor        any ──exit──▶ dead      */
-/**
- * V8 flags of every worker (the user's own node flags and HELIOS_WORKER_NODE_FLAGS come after,
- * so they win). A worker's start-up resolves ~40 modules, which runs node's URL-to-path and
- * path-normalizing helpers hot enough that V8's optimizing compiler compiles them: work thrown
- * away, and 3.4 MB of the compiler's own code paged into every idle worker. Four times V8's
- * default budget (67,584) before a function is optimized keeps start-up in the interpreter;
- * a user's hot function is optimized a few milliseconds later than it would be.
- */
-const WORKER_V8_FLAGS = ["--interrupt-budget=270000"];
 
 export type WorkerState = "starting" | "idle" | "leased" | "actor" | "dead";
 
@@ -41,7 +32,7 @@ export interface Worker {
   ready: Promise<void>;
 }
 
-const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/worker/main.js");
+const workerMain = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/worker/entry.js");
 
 export interface PoolContext {
   nodeId: NodeId;
@@ -68,7 +59,7 @@ export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv">): ChildProcess
   const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
   return fork(workerMain, [], {
     // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
-    cwd, execArgv: [...WORKER_V8_FLAGS, ...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
+    cwd, execArgv: [...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
     stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
     // msgpackr's native string extractor pays off only for large string-heavy messages and
     // costs each worker ~1–4 MB of resident memory; the user may turn it back on.

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const clusterScripts = ["dist/head/main.js", "dist/node-agent/main.js", "dist/src/worker/main.js"].map((s) => path.join(repo, s));
+const clusterScripts = ["dist/head/main.js", "dist/node-agent/main.js", "dist/src/worker/entry.js"].map((s) => path.join(repo, s));
 const TIMEOUT_MS = 90_000;
 
 /** Processes running this repo's head, node agent or worker: pid → command line. */

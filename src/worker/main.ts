@@ -1,4 +1,4 @@
-// Worker process entry point, started by the node agent (child_process.fork with IPC).
+// The worker process, started by the node agent (child_process.fork with IPC, through entry.ts).
 // The worker exits when the agent goes away (IPC disconnect), so it never outlives it.
 import { Runtime } from "../core/runtime.js";
 import { Executor } from "../core/executor.js";
