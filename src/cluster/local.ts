@@ -22,6 +22,8 @@ export interface LocalClusterOptions {
   spillDir?: string;
   /** The driver's job (its driver listens already): the head registers it, the agent starts its workers. */
   job: JobInfo;
+  /** Called with the head's address as soon as it serves (the agent may still be starting). */
+  onHead?: (address: string) => void;
 }
 
 export interface LocalCluster {
@@ -48,7 +50,8 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const agent = daemon(path.join(root, "node-agent/main.js"), { ...env, HELIOS_HEAD: `127.0.0.1:${port}`,
       HELIOS_RESOURCES: JSON.stringify(o.resources), ...(o.prestart !== undefined ? { HELIOS_PRESTART: String(o.prestart) } : {}),
       ...storeEnv(o) }, children);
-    const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head"), firstLine(agent, "node agent")]);
+    const [headInfo, agentInfo] = await Promise.all([firstLine(head, "head").then((h) => { o.onHead?.(h.address); return h; }),
+      firstLine(agent, "node agent")]);
     for (const c of children) { c.unref(); (c.stdin as any)?.unref?.(); (c.stdout as any)?.unref?.(); }
     return {
       headAddress: headInfo.address, agentAddress: agentInfo.address, transferAddress: agentInfo.transferAddress, nodeId: agentInfo.nodeId,

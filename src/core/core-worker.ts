@@ -38,6 +38,14 @@ export interface CoreWorkerConfig {
   host: string;
 }
 
+/** What a process may have made before its core worker: its wire endpoint (listening), its head client. */
+export interface Made { server?: WireServer; head?: RpcClient }
+
+/** A client of the head, which rides out the head's restarts. */
+export function headClient(address: string, token: string): RpcClient {
+  return new RpcClient(address, "Head", token, { reconnectMs: HEAD_RECONNECT_MS });
+}
+
 interface OwnedObject {
   value?: WireValue;
   error?: ErrorInfo;
@@ -73,15 +81,15 @@ export class CoreWorker {
   onFreed?: (id: ObjectId, task: TaskId) => void;
   closed = false;
 
-  /** `server`: this process's wire endpoint, when it listens already (start() then keeps its address). */
-  constructor(readonly config: CoreWorkerConfig, server?: WireServer) {
-    this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
+  /** `made.server`: this process's wire endpoint, when it listens already (start() then keeps its address). */
+  constructor(readonly config: CoreWorkerConfig, made: Made = {}) {
+    this.head = made.head ?? headClient(config.headAddress, config.token);
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
     this.refs = new LocalRefCounts((id) => this.onRefDropped(id));
     // A driver answers the head's pings (it watches the driver, and ends its job when it is gone).
     if (config.mode === "driver") this.handlers.ping = () => ({ jobId: config.jobId });
-    this.server = server ?? new WireServer(config.token);
+    this.server = made.server ?? new WireServer(config.token);
     this.server.serve((conn) => {
       if (config.mode === "driver") conn.unref();
       conn.onRequest = (msg, c) => this.handle(msg, c);

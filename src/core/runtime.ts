@@ -1,6 +1,6 @@
 // The runtime of one process: the public API's operations, built on the core worker,
 // the task submitter and the actor caller.
-import { CoreWorker, INLINE_MAX, type CoreWorkerConfig } from "./core-worker.js";
+import { CoreWorker, INLINE_MAX, type CoreWorkerConfig, type Made } from "./core-worker.js";
 import { taskContext } from "./task-context.js";
 import { TaskSubmitter, MAX_LEASES, shapeKey, type PendingTask } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
@@ -13,7 +13,6 @@ import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../e
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
-import type { WireServer } from "../rpc/wire.js";
 
 export class Runtime {
   readonly core: CoreWorker;
@@ -23,9 +22,9 @@ export class Runtime {
   /** Recipes of finished tasks whose returns can be lost with a node (lineage.ts). */
   private lineage: Lineage;
 
-  /** `server`: the process's wire endpoint when it listens already (a driver's embedded cluster). */
-  constructor(config: CoreWorkerConfig, server?: WireServer) {
-    this.core = new CoreWorker(config, server);
+  /** `made`: the process's wire endpoint and head client, when it has them already (a driver's embedded cluster). */
+  constructor(config: CoreWorkerConfig, made?: Made) {
+    this.core = new CoreWorker(config, made);
     this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
     this.actors = new ActorCaller(this.core);
     this.lineage = new Lineage(this.core);
