@@ -43,7 +43,7 @@ after(async () => {
 });
 
 test("start --head prints the address, the token file and the join command", async () => {
-  const r = await helios("start", "--head", "--num-cpus", "2", "--resources", '{"widget":3}', "--labels", "zone=a");
+  const r = await helios("start", "--head", "--num-cpus", "2", "--resources", '{"widget":3}', "--labels", "zone=a", "--object-store-memory", "64000000");
   assert.equal(r.code, 0, r.stderr);
   address = /head at (\S+:\d+)/.exec(r.stdout)?.[1];
   assert.ok(address, r.stdout);
@@ -71,6 +71,7 @@ test("status lists the node with its resources", async () => {
   assert.match(line, /ALIVE/);
   assert.match(line, /\b0\/2\b/);         // CPU used/total
   assert.match(line, /widget 0\/3/);
+  assert.match(line, /\b0 B\/64 MB\b/);   // object store: in memory/capacity
   assert.match(line, /zone=a/);
 });
 
@@ -120,4 +121,20 @@ test("--help works on every command", async () => {
   assert.notEqual(bad.code, 0);
   assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
   assert.match(bad.stderr, /--head .* --address/);
+});
+
+test("status prints a node's object store: in memory/capacity and what spilled", async () => {
+  const { formatStatus, formatBytes } = await import("../dist/src/cluster/daemons.js");
+  assert.deepEqual([0, 999, 1000, 1_234_567, 64e6, 7.5e9].map(formatBytes), ["0 B", "999 B", "1 KB", "1.2 MB", "64 MB", "7.5 GB"]);
+  const node = { nodeId: "n1", agentAddress: "10.0.0.2:7000", state: "ALIVE", resources: { CPU: 2 }, available: { CPU: 1 }, labels: {} };
+  const out = formatStatus("h:1", [
+    { ...node, store: { capacity: 8e9, usedBytes: 6.4e9, spilledObjects: 3, spilledBytes: 2.5e9 } },
+    { ...node, nodeId: "n2" },
+    { ...node, nodeId: "n3", state: "DEAD" },
+  ]);
+  const line = (id) => out.split("\n").find((l) => l.startsWith(id));
+  assert.match(line("n1"), /6\.4 GB\/8 GB, 3 spilled \(2\.5 GB\)/);
+  assert.match(line("n2"), /\s\?\s/);   // its agent did not answer
+  assert.match(line("n3"), /DEAD/);
+  assert.match(out, /OBJECT STORE/);
 });

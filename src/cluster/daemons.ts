@@ -259,7 +259,10 @@ async function checkHead(address: string, token: string): Promise<NodeRow[]> {
 }
 
 /** A node as `listNodes` returns it; older heads may leave out `available` and `labels`. */
-export type NodeRow = Omit<NodeInfo, "available" | "labels"> & Partial<Pick<NodeInfo, "available" | "labels">>;
+export type NodeRow = Omit<NodeInfo, "available" | "labels"> & Partial<Pick<NodeInfo, "available" | "labels">> & {
+  /** The node's object store, as its agent reports it (live nodes whose agent answered). */
+  store?: { capacity: number; usedBytes: number; spilledObjects: number; spilledBytes: number };
+};
 
 /** The head's node list, with each live node's availability asked of its agent. */
 export async function clusterStatus(address: string, token: string): Promise<NodeRow[]> {
@@ -269,7 +272,11 @@ export async function clusterStatus(address: string, token: string): Promise<Nod
     const row: NodeRow = { ...n, labels: n.labels ?? known.get(n.nodeId) };   // labels we gave our own agents
     if (n.state !== "ALIVE") return row;
     const agent = new RpcClient(n.agentAddress, "NodeAgent", token);
-    try { row.available = (await agent.call("info", {}, 3000)).available; } catch { /* keep what the head said */ }
+    try {
+      const info = await agent.call("info", {}, 3000);
+      row.available = info.available;
+      row.store = info.store;
+    } catch { /* keep what the head said */ }
     finally { agent.close(); }
     return row;
   }));
@@ -282,13 +289,29 @@ const usage = (n: NodeRow, k: string) => {
   return `${num(total - (n.available[k] ?? total))}/${num(total)}`;
 };
 
+/** Bytes for people: 0 B, 512 KB, 64 MB, 7.5 GB (powers of 1000, as --object-store-memory counts). */
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${i === 0 || n >= 100 ? Math.round(n) : Math.round(n * 10) / 10} ${units[i]}`;
+}
+
+/** Object store use: in memory/capacity, and what has spilled to disk. */
+const storeUse = (n: NodeRow) => {
+  if (!n.store) return "?";
+  const s = n.store;
+  return `${formatBytes(s.usedBytes)}/${formatBytes(s.capacity)}` + (s.spilledObjects ? `, ${s.spilledObjects} spilled (${formatBytes(s.spilledBytes)})` : "");
+};
+
 export function formatStatus(address: string, nodes: NodeRow[]): string {
   const alive = nodes.filter((n) => n.state === "ALIVE").length;
-  const rows = [["NODE", "ADDRESS", "STATE", "CPU", "GPU", "OTHER", "LABELS"]];
+  const rows = [["NODE", "ADDRESS", "STATE", "CPU", "GPU", "OTHER", "OBJECT STORE", "LABELS"]];
   for (const n of nodes) {
     const other = Object.keys(n.resources).filter((k) => k !== "CPU" && k !== "GPU").sort().map((k) => `${k} ${usage(n, k)}`);
     const labels = Object.entries(n.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-    rows.push([n.nodeId, n.agentAddress, n.state, usage(n, "CPU"), usage(n, "GPU"), other.join(", ") || "-", labels.join(",") || "-"]);
+    rows.push([n.nodeId, n.agentAddress, n.state, usage(n, "CPU"), usage(n, "GPU"), other.join(", ") || "-",
+      n.state === "ALIVE" ? storeUse(n) : "-", labels.join(",") || "-"]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
