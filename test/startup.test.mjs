@@ -19,9 +19,9 @@ test("the head and agent start without NODE_EXTRA_CA_CERTS (and msgpackr's nativ
   fs.rmSync(path.dirname(pem), { recursive: true, force: true });
   const r = JSON.parse(out.trim().split("\n").pop());
   assert.equal(r.task, pem, "a task sees the driver's NODE_EXTRA_CA_CERTS");
-  for (const d of [r.head, r.agent]) assert.deepEqual(d, { extra: null, msgpackrNative: "true" });
+  for (const d of [r.head, r.agent]) assert.deepEqual(d, { extra: null, msgpackrNative: "true", job: true });
   assert.equal(r.workers.length, 2);
-  for (const w of r.workers) assert.deepEqual(w, { extra: pem, msgpackrNative: "true" });
+  for (const w of r.workers) assert.deepEqual(w, { extra: pem, msgpackrNative: "true", job: false });
   // The head registered the job from its environment: init() made no registration call.
   assert.equal(r.job.driverAddress, r.driverAddress);
 });

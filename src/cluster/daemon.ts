@@ -32,8 +32,8 @@ export function daemonEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return extra === undefined ? out : { ...out, HELIOS_NODE_EXTRA_CA_CERTS: extra };
 }
 
-/** A worker's environment from its agent's: as the user's, with NODE_EXTRA_CA_CERTS back. */
+/** A worker's environment from its agent's: as the user's, with NODE_EXTRA_CA_CERTS back (and not the boot job). */
 export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { HELIOS_NODE_EXTRA_CA_CERTS: extra, ...rest } = env;
+  const { HELIOS_NODE_EXTRA_CA_CERTS: extra, HELIOS_JOB: _job, ...rest } = env;
   return extra === undefined ? rest : { ...rest, NODE_EXTRA_CA_CERTS: extra };
 }

@@ -93,6 +93,7 @@ async function launch(kind: "head" | "agent", env: Record<string, string>): Prom
   const fd = fs.openSync(log, "a", 0o600);
   const childEnv = { ...daemonEnv(process.env), ...env };
   delete childEnv.HELIOS_PARENT;   // a daemon must not exit with the CLI
+  delete childEnv.HELIOS_JOB;      // nor adopt the job of a driver whose embedded cluster this runs in
   const child = spawn(process.execPath, [SCRIPTS[kind]], { detached: true, stdio: ["ignore", fd, fd], env: childEnv });
   fs.closeSync(fd);
   let exited: string | undefined;
