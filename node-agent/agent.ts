@@ -111,20 +111,13 @@ export class NodeAgent {
       this.firstStarts.delete(j.jobId);
       if (!this.closing) for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);
     };
-    if (forked) {
-      // A worker the agent forked for this job at boot, before it loaded its own modules.
-      if (n === 0 || this.closing) forked.kill("SIGKILL");
-      else {
-        const first = this.pool.start(j, forked);
-        this.firstStarts.add(j.jobId);
-        void Promise.race([first.ready, new Promise((r) => setTimeout(r, 1000).unref())]).then(more);
-      }
-    } else if (this.firstStarts.has(j.jobId)) {
-      // The driver's own registration, after the boot's: the rest follow the first worker.
-    } else if (n > 1 && this.pool.countFor(j.jobId, ["starting", "idle", "leased"]) === 0) {
+    // A worker the agent forked for this job at boot, before it loaded its own modules.
+    if (forked && (n === 0 || this.closing)) { forked.kill("SIGKILL"); forked = undefined; }
+    if (this.firstStarts.has(j.jobId)) return { nodeId: this.config.nodeId };   // the driver's own registration, after the boot's
+    if (forked || (n > 1 && this.pool.countFor(j.jobId, ["starting", "idle", "leased"]) === 0)) {
       // A job's first task needs one worker: start it alone, so that it does not share the CPUs
       // with its siblings' start-up while the driver waits; the rest follow once it is up.
-      const first = this.pool.start(j);
+      const first = this.pool.start(j, forked);
       this.firstStarts.add(j.jobId);
       void Promise.race([first.ready, new Promise((r) => setTimeout(r, 1000).unref())]).then(more);
     } else {

@@ -15,6 +15,7 @@ import type { StoredValue, WireValue } from "../protocol.js";
 import { pullChunks } from "../rpc/chunks.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
+import { waitRefs } from "./wait.js";
 
 /** How many times one get() follows a lost object to its rebuilt copy before giving up. */
 const MAX_RELOCATIONS = 16;
@@ -334,14 +335,15 @@ export class CoreWorker {
   failed(id: ObjectId): boolean { return this.objects.get(id)?.error !== undefined; }
   /**
    * Call `f` once an owned object has its value or error (at once if it has): a callback, not
-   * a promise, so watching 100k objects costs 100k closures. False if this process does not own it.
+   * a promise, so watching 100k objects costs 100k closures. Returns what stops the watch (before
+   * it fired), or undefined if this process does not own the object.
    */
-  whenSettled(id: ObjectId, f: () => void): boolean {
+  whenSettled(id: ObjectId, f: () => void): (() => void) | undefined {
     const o = this.objects.get(id);
-    if (!o) return false;
-    if (o.value !== undefined || o.error !== undefined) f();
-    else o.waiters.push(f);
-    return true;
+    if (!o) return undefined;
+    if (o.value !== undefined || o.error !== undefined) { f(); return () => {}; }
+    o.waiters.push(f);
+    return () => { const i = o.waiters.indexOf(f); if (i >= 0) o.waiters.splice(i, 1); };
   }
   taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
 
@@ -511,49 +513,9 @@ export class CoreWorker {
     }
   }
 
-  async wait(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
-    // Fast path: enough of our own objects are ready already (no promise per ref).
-    const ready: ObjectRef[] = [];
-    const pending: ObjectRef[] = [];
-    for (const r of refs) (ready.length < numReturns && this.isReady(r.id) ? ready : pending).push(r);
-    if (ready.length >= numReturns) return { ready, pending };
-    return this.waitSlow(refs, numReturns, timeoutMs);
-  }
-
-  private async waitSlow(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
-    const done = new Set<ObjectRef>();
-    await this.hold(new Promise<void>((resolve) => {
-      // One waiter per pending owned object, removed again when this wait ends: repeated waits
-      // over a long list (wait(notReady) in a loop) must not pile up waiters.
-      const cleanups: Array<() => void> = [];
-      let finished = false;
-      const finish = () => {
-        if (finished) return;
-        finished = true;
-        if (timer) clearTimeout(timer);
-        for (const c of cleanups) c();
-        resolve();
-      };
-      const mark = (r: ObjectRef) => { if (!finished) { done.add(r); if (done.size >= numReturns) finish(); } };
-      const timer = timeoutMs !== undefined ? setTimeout(finish, timeoutMs) : undefined;
-      if (numReturns === 0) return finish();
-      for (const r of refs) {
-        if (finished) break;
-        const obj = this.objects.get(r.id);
-        if (obj && (obj.value !== undefined || obj.error !== undefined)) { mark(r); continue; }
-        if (obj) {
-          const cb = () => mark(r);
-          obj.waiters.push(cb);
-          cleanups.push(() => { const i = obj.waiters.indexOf(cb); if (i >= 0) obj.waiters.splice(i, 1); });
-        } else {
-          this.locate(r).then(() => mark(r), () => mark(r));
-        }
-      }
-    }));
-    const ready: ObjectRef[] = [];
-    const pending: ObjectRef[] = [];
-    for (const r of refs) (done.has(r) && ready.length < numReturns ? ready : pending).push(r);
-    return { ready, pending };
+  /** The first `numReturns` of `refs` that are ready, within `timeoutMs` (src/core/wait.ts). */
+  wait(refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<{ ready: ObjectRef[]; pending: ObjectRef[] }> {
+    return waitRefs(this, refs, numReturns, timeoutMs);
   }
 
   // ---- serving --------------------------------------------------------------------------
