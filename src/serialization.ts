@@ -81,9 +81,13 @@ function unpackBinary(b: Uint8Array): unknown {
   return new K(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
 }
 
-for (const K of [...arrayKinds, ArrayBuffer, DataView]) {
-  addExtension({ Class: K as any, type: 0x43, pack: packBinary as any, unpack: unpackBinary });
-}
+/**
+ * A binary value inside a user value, wrapped by prepare(): only these take the typed
+ * extension below. Bytes in the runtime's own messages (an inline value in a task push or a
+ * reply) stay plain msgpack bin, which msgpackr writes and reads as a view, with no copy.
+ */
+class Binary { constructor(readonly v: ArrayBufferView | ArrayBuffer) {} }
+addExtension({ Class: Binary as any, type: 0x43, pack: (b: Binary) => packBinary(b.v), unpack: unpackBinary });
 addExtension({ Class: Error, type: 0x45,
   write: (e: Error) => ({ name: e.name, message: e.message, stack: e.stack, cause: (e as any).cause }),
   read: (d: any) => { const e = new Error(d.message, d.cause !== undefined ? { cause: d.cause } : undefined); e.name = d.name; e.stack = d.stack; return e; } });
@@ -101,8 +105,11 @@ export interface Serialized {
 
 /** Serialize a user value; throws SerializationError naming the path of an unsupported part. */
 export function serialize(value: unknown, path = "value"): Serialized {
+  const scalar = packScalar(value);
+  if (scalar) return { chunks: [scalar], size: scalar.length, nested: NO_NESTED };
   const nested: object[] = [];
-  const prepared = prepare(value, path, nested, new Set());
+  const prepared = typeof value === "object" && value !== null || typeof value === "function" || typeof value === "symbol"
+    ? prepare(value, path, nested, new Set()) : value;
   sink = [];
   let body: Buffer;
   let buffers: Uint8Array[];
@@ -110,6 +117,15 @@ export function serialize(value: unknown, path = "value"): Serialized {
     body = packr.pack(prepared);
     buffers = sink;
   } finally { sink = null; }
+  if (buffers.length === 0) {   // the common case: header and body in one buffer, from Node's pool
+    const out = Buffer.allocUnsafe(16 + body.length);
+    out.writeUInt32LE(MAGIC, 0);
+    out.writeUInt32LE(body.length, 4);
+    out.writeUInt32LE(0, 8);
+    out.writeUInt32LE(0, 12);
+    out.set(body, 16);
+    return { chunks: [out], size: out.length, nested };
+  }
   const header = Buffer.alloc(16 + 8 * buffers.length);
   header.writeUInt32LE(MAGIC, 0);
   header.writeUInt32LE(body.length, 4);
@@ -128,16 +144,21 @@ export function serialize(value: unknown, path = "value"): Serialized {
 
 /** One contiguous buffer of a serialized value (for inline transport). */
 export function concat(s: Serialized): Buffer {
+  if (s.chunks.length === 1 && Buffer.isBuffer(s.chunks[0])) return s.chunks[0];
   return s.chunks.length === 2 ? Buffer.concat(s.chunks as Buffer[]) : Buffer.concat(s.chunks, s.size);
 }
 
 export function serializeToBuffer(value: unknown, path?: string): Buffer { return concat(serialize(value, path)); }
 
 export function deserialize(buf: Uint8Array): unknown {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (view.readUInt32LE(0) !== MAGIC) throw new Error("not a Helios value (bad magic)");
   const bodyLength = view.readUInt32LE(4);
   const count = view.readUInt32LE(8);
+  if (count === 0) {
+    const scalar = unpackScalar(view, bodyLength);
+    if (scalar !== NOT_SCALAR) return scalar;
+  }
   let offset = 16 + 8 * count;
   const body = view.subarray(offset, offset + bodyLength);
   offset += bodyLength;
@@ -152,6 +173,89 @@ export function deserialize(buf: Uint8Array): unknown {
   const saved = sources;
   sources = bufs;
   try { return restore(packr.unpack(body)); } finally { sources = saved; }
+}
+
+// Numbers, strings, booleans and null, the values of most small tasks, are written and read
+// here, in the bytes msgpackr would write: a pack() or unpack() call of msgpackr costs more
+// than the value itself.
+const NO_NESTED: object[] = [];
+Object.freeze(NO_NESTED);
+const MAX_SCALAR_STRING = 1024;
+
+function packScalar(v: unknown): Buffer | undefined {
+  let out: Buffer;
+  switch (typeof v) {
+    case "number":
+      if (v >>> 0 === v) {
+        if (v < 0x80) { out = scalarBuffer(1); out[16] = v; }
+        else if (v < 0x100) { out = scalarBuffer(2); out[16] = 0xcc; out[17] = v; }
+        else if (v < 0x10000) { out = scalarBuffer(3); out[16] = 0xcd; out.writeUInt16BE(v, 17); }
+        else { out = scalarBuffer(5); out[16] = 0xce; out.writeUInt32BE(v, 17); }
+      } else if (v >> 0 === v) {
+        if (v >= -0x20) { out = scalarBuffer(1); out[16] = 0x100 + v; }
+        else if (v >= -0x80) { out = scalarBuffer(2); out[16] = 0xd0; out[17] = v + 0x100; }
+        else if (v >= -0x8000) { out = scalarBuffer(3); out[16] = 0xd1; out.writeInt16BE(v, 17); }
+        else { out = scalarBuffer(5); out[16] = 0xd2; out.writeInt32BE(v, 17); }
+      } else { out = scalarBuffer(9); out[16] = 0xcb; out.writeDoubleBE(v, 17); }
+      return out;
+    case "boolean":
+      out = scalarBuffer(1); out[16] = v ? 0xc3 : 0xc2;
+      return out;
+    case "string": {
+      if (v.length > MAX_SCALAR_STRING || !(v as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;   // lone surrogates: msgpackr's own bytes
+      const n = Buffer.byteLength(v);
+      const head = n < 0x20 ? 1 : n < 0x100 ? 2 : 3;
+      out = scalarBuffer(head + n);
+      if (head === 1) out[16] = 0xa0 | n;
+      else if (head === 2) { out[16] = 0xd9; out[17] = n; }
+      else { out[16] = 0xda; out.writeUInt16BE(n, 17); }
+      out.write(v, 16 + head, "utf8");
+      return out;
+    }
+    case "object":
+      if (v !== null) return undefined;
+      out = scalarBuffer(1); out[16] = 0xc0;
+      return out;
+    default:
+      return undefined;
+  }
+}
+
+function scalarBuffer(bodyLength: number): Buffer {
+  const out = Buffer.allocUnsafe(16 + bodyLength);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt32LE(bodyLength, 4);
+  out.writeUInt32LE(0, 8);
+  out.writeUInt32LE(0, 12);
+  return out;
+}
+
+const NOT_SCALAR = Symbol("not a scalar");
+
+function unpackScalar(b: Buffer, n: number): unknown {
+  const t = b[16];
+  if (n === 1) {
+    if (t < 0x80) return t;
+    if (t >= 0xe0) return t - 0x100;
+    if (t === 0xc0) return null;
+    if (t === 0xc2) return false;
+    if (t === 0xc3) return true;
+    if (t === 0xa0) return "";
+    return NOT_SCALAR;
+  }
+  switch (t) {
+    case 0xcc: return n === 2 ? b[17] : NOT_SCALAR;
+    case 0xcd: return n === 3 ? b.readUInt16BE(17) : NOT_SCALAR;
+    case 0xce: return n === 5 ? b.readUInt32BE(17) : NOT_SCALAR;
+    case 0xd0: return n === 2 ? b.readInt8(17) : NOT_SCALAR;
+    case 0xd1: return n === 3 ? b.readInt16BE(17) : NOT_SCALAR;
+    case 0xd2: return n === 5 ? b.readInt32BE(17) : NOT_SCALAR;
+    case 0xcb: return n === 9 ? b.readDoubleBE(17) : NOT_SCALAR;
+    case 0xd9: return n === 2 + b[17] ? b.toString("utf8", 18, 16 + n) : NOT_SCALAR;
+    case 0xda: return n === 3 + b.readUInt16BE(17) ? b.toString("utf8", 19, 16 + n) : NOT_SCALAR;
+  }
+  if ((t & 0xe0) === 0xa0 && n === 1 + (t & 0x1f)) return b.toString("utf8", 17, 16 + n);
+  return NOT_SCALAR;
 }
 
 // Walk the value once: reject what cannot round-trip (with its path), and swap refs and
@@ -169,7 +273,8 @@ function prepare(v: unknown, path: string, nested: object[], seen: Set<object>):
   if (v === null) return v;
   if (codec?.isRef(v)) { nested.push(v); return tag("ref", codec.encodeRef(v)); }
   if (codec?.isActor(v)) return tag("actor", codec.encodeActor(v));
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp) return v;
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return new Binary(v);
+  if (v instanceof Date || v instanceof RegExp) return v;
   if (seen.has(v)) throw new SerializationError(path, "circular reference", "values with cycles cannot be sent. Tip: break the cycle.");
   seen.add(v);
   try {

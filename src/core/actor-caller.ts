@@ -75,13 +75,14 @@ export class ActorCaller {
     if (spec.fn && sent.has(spec.fnId)) spec.fn = undefined; else sent.add(spec.fnId);
     this.core.track(1);
     s.inflight.push(call);
-    conn.request<TaskReply>({ t: "push", task: spec }).then((r) => {
+    conn.call({ t: "push", task: spec }, (e, r: TaskReply) => {
+      if (e) return;   // the connection closed: lost() settles it
       const i = s.inflight.indexOf(call);
       if (i < 0) return;
       s.inflight.splice(i, 1);
       this.core.track(-1);
       call.done(r);
-    }, () => { /* the connection closed: lost() settles it */ });
+    });
   }
 
   /** The connection to the actor closed with calls in flight: replay them in order, or fail them. */

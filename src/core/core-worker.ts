@@ -50,7 +50,8 @@ export function headClient(address: string, token: string): RpcClient {
 interface OwnedObject {
   value?: WireValue;
   error?: ErrorInfo;
-  waiters: Array<() => void>;
+  /** Called once it settles (made on first wait: most objects are never waited for unsettled). */
+  waiters?: Array<() => void>;
   /** Pending tasks that take this object as an argument. */
   pins: number;
   /** A ref to it was sent to another process; kept until this owner exits. */
@@ -59,6 +60,11 @@ interface OwnedObject {
 }
 
 type Outcome = { value: WireValue } | { error: ErrorInfo };
+
+/** get(refs, …, failFast) rejected: the ref at `index` failed (read it for its error). */
+export class FailedRef extends Error {
+  constructor(readonly index: number) { super(`item ${index} failed`); }
+}
 
 
 export class CoreWorker {
@@ -257,7 +263,7 @@ export class CoreWorker {
   }
 
   private newObject(id: ObjectId): OwnedObject {
-    const obj: OwnedObject = { waiters: [], pins: 0, escaped: false };
+    const obj: OwnedObject = { waiters: undefined, pins: 0, escaped: false };
     this.objects.set(id, obj);
     return obj;
   }
@@ -311,6 +317,9 @@ export class CoreWorker {
   }
 
   private setValue(_id: ObjectId, obj: OwnedObject, value: WireValue): void {
+    // An inline value that arrived in a message is a view of the bytes read with it: copy a small
+    // one out, so that keeping it does not keep the whole read (wire.ts decodes bin as a view).
+    if ("v" in value && value.v.buffer.byteLength > 2 * value.v.byteLength + 4096) value = { v: Buffer.from(value.v) };
     obj.value = value;
     if ("s" in value && (this.storedSinceGc += value.s) > STORE_GC_BYTES) {
       this.storedSinceGc = 0;
@@ -322,7 +331,8 @@ export class CoreWorker {
 
   private wake(obj: OwnedObject): void {
     const w = obj.waiters;
-    obj.waiters = [];
+    if (!w) return;
+    obj.waiters = undefined;
     for (const f of w) f();
   }
 
@@ -342,8 +352,8 @@ export class CoreWorker {
     const o = this.objects.get(id);
     if (!o) return undefined;
     if (o.value !== undefined || o.error !== undefined) { f(); return () => {}; }
-    o.waiters.push(f);
-    return () => { const i = o.waiters.indexOf(f); if (i >= 0) o.waiters.splice(i, 1); };
+    (o.waiters ??= []).push(f);
+    return () => { const i = o.waiters?.indexOf(f) ?? -1; if (i >= 0) o.waiters!.splice(i, 1); };
   }
   taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
 
@@ -414,7 +424,7 @@ export class CoreWorker {
     if (obj) {
       const v = obj.value;
       if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
-      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => obj.waiters.push(r));
+      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => (obj.waiters ??= []).push(r));
       return obj.error ? { error: obj.error } : { value: obj.value! };
     }
     if (ref.owner === this.address) {
@@ -500,17 +510,74 @@ export class CoreWorker {
     return this.locate(ref);
   }
 
-  async get(refs: ObjectRef[], timeoutMs?: number): Promise<unknown[]> {
-    const work = Promise.all(refs.map((r) => this.locate(r)));
+  /** The values of refs in order. `failFast`: reject with FailedRef as soon as one of them fails (helios/util's Pool). */
+  async get(refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
+    const work = this.locateAll(refs, failFast);
     const notReady = refs.some((r) => !this.isReady(r.id));
     if (notReady && this.blockedHook) await this.blockedHook(true);
     try {
       const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
         new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
-      return await this.hold(located.then((outcomes) => Promise.all(outcomes.map((o, i) => this.read(refs[i], o)))));
+      return await this.hold(located.then((outcomes) => this.readAll(refs, outcomes)));
     } finally {
       if (notReady && this.blockedHook) await this.blockedHook(false);
     }
+  }
+
+  /**
+   * locate() for a list: an owned object is watched with a callback, not a promise of its own
+   * (get() of 100k task results made ~5 promises per ref), the others are located one by one.
+   */
+  private locateAll(refs: ObjectRef[], failFast: boolean): Promise<Outcome[]> {
+    const out = new Array<Outcome>(refs.length);
+    let left = 1;
+    let done!: (o: Outcome[]) => void;
+    let fail!: (e: unknown) => void;
+    const all = new Promise<Outcome[]>((resolve, reject) => { done = resolve; fail = reject; });
+    const one = () => { if (--left === 0) done(out); };
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i];
+      const obj = this.objects.get(ref.id);
+      if (!obj) {
+        left++;
+        this.locate(ref).then((o) => {
+          if (failFast && "error" in o) fail(new FailedRef(i));
+          out[i] = o;
+          one();
+        }, fail);
+        continue;
+      }
+      const v = obj.value;
+      if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
+      if (obj.value !== undefined || obj.error !== undefined) {
+        if (failFast && obj.error) { fail(new FailedRef(i)); return all; }
+        out[i] = obj.error ? { error: obj.error } : { value: obj.value! };
+        continue;
+      }
+      left++;
+      const settled = () => {
+        if (obj.value === undefined && obj.error === undefined) { (obj.waiters ??= []).push(settled); return; }
+        if (failFast && obj.error) fail(new FailedRef(i));
+        out[i] = obj.error ? { error: obj.error } : { value: obj.value! };
+        one();
+      };
+      (obj.waiters ??= []).push(settled);
+    }
+    one();
+    return all;
+  }
+
+  /** The values of located objects: inline ones decoded here and now, stored ones read (read()). */
+  private readAll(refs: ObjectRef[], outcomes: Outcome[]): unknown[] | Promise<unknown[]> {
+    for (const o of outcomes) if ("error" in o) throw fromErrorInfo(o.error);
+    const values = new Array<unknown>(refs.length);
+    let stored: Promise<void>[] | undefined;
+    for (let i = 0; i < refs.length; i++) {
+      const v = (outcomes[i] as { value: WireValue }).value;
+      if ("v" in v) values[i] = deserialize(v.v);
+      else (stored ??= []).push(this.read(refs[i], outcomes[i]).then((x) => { values[i] = x; }));
+    }
+    return stored ? Promise.all(stored).then(() => values) : values;
   }
 
   /** The first `numReturns` of `refs` that are ready, within `timeoutMs` (src/core/wait.ts). */

@@ -182,7 +182,8 @@ export class TaskSubmitter {
     const sent: Set<string> = (lease.conn.state.fns ??= new Set());
     if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
     const t0 = performance.now();
-    lease.conn.request<TaskReply & { requeue?: boolean }>({ t: "push", task: task.spec }).then((reply) => {
+    lease.conn.call({ t: "push", task: task.spec }, (e, reply: TaskReply & { requeue?: boolean }) => {
+      if (e) return;   // the connection closed: leaseLost() settles the task
       const i = lease.inflight.indexOf(task);
       if (i < 0) return;   // already settled by leaseLost()
       lease.inflight.splice(i, 1);
@@ -201,7 +202,7 @@ export class TaskSubmitter {
       if (q.strategy === "SPREAD" && lease.inflight.length === 0) return this.idle(lease);   // one task per lease
       this.dispatch(q);
       if (lease.inflight.length === 0 && !lease.idle) this.idle(lease);
-    }, () => { /* the connection closed: leaseLost() settles the task */ });
+    });
   }
 
   private idle(lease: Lease): void {

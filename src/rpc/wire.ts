@@ -24,12 +24,14 @@ const MAX_FRAME = 256 * 1024 * 1024;
 
 export type Message = { t: string; rid?: number; re?: number; [k: string]: any };
 export type RequestHandler = (msg: Message, conn: Connection) => unknown | Promise<unknown>;
+/** A reply's callback: the peer's typed error (or the connection's close), or the value. */
+export type Answer = (error: Error | undefined, value?: any) => void;
 
 export class Connection extends EventEmitter {
   private queue: Message[] = [];
   private scheduled = false;
   private nextRid = 1;
-  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private pending = new Map<number, Answer>();
   private chunks: Buffer[] = [];
   private buffered = 0;
   closed = false;
@@ -61,12 +63,16 @@ export class Connection extends EventEmitter {
   /** Send and await the peer's reply; rejects with the peer's typed error, or on close. */
   request<T = any>(msg: Message): Promise<T> {
     if (this.closed) return Promise.reject(new Error("connection closed"));
+    return new Promise<T>((resolve, reject) => this.call(msg, (e, v) => (e ? reject(e) : resolve(v))));
+  }
+
+  /** request() with a callback instead of a promise, for the hot paths (a task push). */
+  call(msg: Message, answer: Answer): void {
+    if (this.closed) { answer(new Error("connection closed")); return; }
     const rid = this.nextRid++;
     msg.rid = rid;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(rid, { resolve, reject });
-      this.send(msg);
-    });
+    this.pending.set(rid, answer);
+    this.send(msg);
   }
 
   unref(): this { this.socket.unref(); return this; }
@@ -113,10 +119,10 @@ export class Connection extends EventEmitter {
 
   private dispatch(msg: Message): void {
     if (msg.re !== undefined) {
-      const p = this.pending.get(msg.re);
-      if (!p) return;
+      const answer = this.pending.get(msg.re);
+      if (!answer) return;
       this.pending.delete(msg.re);
-      if (msg.err) p.reject(fromErrorInfo(msg.err)); else p.resolve(msg.ok);
+      if (msg.err) answer(fromErrorInfo(msg.err)); else answer(undefined, msg.ok);
       return;
     }
     let result: unknown;
@@ -141,7 +147,7 @@ export class Connection extends EventEmitter {
     if (this.emittedClose) return;
     this.emittedClose = true;
     const err = new Error("connection closed");
-    for (const p of this.pending.values()) p.reject(err);
+    for (const answer of this.pending.values()) answer(err);
     this.pending.clear();
     this.emit("close");
   }

@@ -13,6 +13,7 @@ import { cancel, get, runtime } from "../api.js";
 import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
 import type { ObjectRef } from "../core/object-ref.js";
 import { MAX_LEASES } from "../core/submitter.js";
+import { FailedRef } from "../core/core-worker.js";
 import type { NodeInfo } from "../protocol.js";
 import type { TaskOptions } from "../types.js";
 import { AsyncResult } from "./async-result.js";
@@ -54,12 +55,17 @@ interface Job {
   /** A chunk's ref holds the item's value itself (a remote function: one item per task), not the chunk's list. */
   perItem: boolean;
   submit(items: unknown[], star: boolean, start: number): ObjectRef<unknown>;
+  /** submit() of a chunk of one item, without making the chunk. */
+  submitOne(item: unknown, star: boolean, index: number): ObjectRef<unknown>;
 }
 
 /** One submitted chunk: items start … start + n − 1. */
-interface Chunk { ref: ObjectRef<unknown>; start: number; n: number }
+interface Chunk { start: number; n: number }
 
-interface Launched { job: Job; chunks: Chunk[] }
+/** The refs of the chunks, in order: chunk i holds items i × size … (i + 1) × size − 1 of `total`. */
+interface Launched { job: Job; refs: ObjectRef<unknown>[]; size: number; total: number }
+
+const chunkAt = (l: Launched, i: number): Chunk => ({ start: i * l.size, n: Math.min(l.size, l.total - i * l.size) });
 
 /**
  * A pool of workers that maps a function over items: `const pool = new Pool({ processes: 4 }); await pool.map(square, [1, 2, 3])`.
@@ -162,48 +168,47 @@ export class Pool {
         throw new PoolItemError(0, j.name, new TaskCancelledError("the pool was terminated before these items started"), list.length > 1 ? [0, list.length - 1] : undefined);
       }
       const size = chunksize ?? defaultChunksize(list.length, processes);
-      const chunks: Chunk[] = [];
-      for (let s = 0; s < list.length; s += size) {
-        const part = size === 1 ? [list[s]] : list.slice(s, s + size);
-        chunks.push({ ref: j.submit(part, star, s), start: s, n: part.length });
-      }
-      return { job: j, chunks };
+      const refs: ObjectRef<unknown>[] = [];
+      if (size === 1) for (let s = 0; s < list.length; s++) refs.push(j.submitOne(list[s], star, s));
+      else for (let s = 0; s < list.length; s += size) refs.push(j.submit(list.slice(s, s + size), star, s));
+      return { job: j, refs, size, total: list.length };
     })());
   }
 
   /**
    * Every item's result in input order. One get() for the whole list (a get per item costs
-   * promises that make Pool.map of trivial items a third slower); a failed item still rejects
-   * at once, seen by a callback on its object.
+   * promises that make Pool.map of trivial items a third slower), which fails as soon as a
+   * chunk fails: the pool rejects at once, naming the item.
    */
-  private gather({ job, chunks }: Launched): Promise<unknown[]> {
-    const refs = chunks.map((c) => c.ref);
-    this.inflight.add(refs);
-    const core = runtime().core;
-    return new Promise<unknown[]>((resolve, reject) => {
-      let failing = false;
-      const fail = (c: Chunk) => {
-        if (failing) return;
-        failing = true;
-        get(c.ref).then(() => { failing = false; }, (e) => reject(this.itemError(job, c, e)));   // made again since: not failed
-      };
-      for (const c of chunks) core.whenSettled(c.ref.id, () => { if (core.failed(c.ref.id)) fail(c); });
-      get(refs).then((values) => resolve(job.perItem ? values : values.flat()), async (e) => {
-        // Not a task's error (a value that could not be read, say): the first item that cannot be read.
-        for (const c of chunks) {
-          try { await get(c.ref); } catch (err) { return reject(this.itemError(job, c, err)); }
-        }
-        reject(e);
-      });
-    }).finally(() => { this.inflight.delete(refs); });
+  private gather(l: Launched): Promise<unknown[]> {
+    this.inflight.add(l.refs);
+    return this.collect(l, true).finally(() => { this.inflight.delete(l.refs); });
+  }
+
+  private async collect(l: Launched, failFast: boolean): Promise<unknown[]> {
+    const { job, refs } = l;
+    try {
+      const values = await runtime().core.get(refs, undefined, failFast);
+      return job.perItem ? values : values.flat();
+    } catch (e) {
+      if (e instanceof FailedRef) {
+        try { await get(refs[e.index]); } catch (err) { throw this.itemError(job, chunkAt(l, e.index), err); }
+        return this.collect(l, false);   // made again since (lineage): not failed after all
+      }
+      // Not a task's error (a value that could not be read, say): the first item that cannot be read.
+      for (let i = 0; i < refs.length; i++) {
+        try { await get(refs[i]); } catch (err) { throw this.itemError(job, chunkAt(l, i), err); }
+      }
+      throw e;
+    }
   }
 
   /** Each chunk's results on its own (imap, applyAsync): a promise per chunk, rejecting with a PoolItemError. */
   private each(launched: Promise<Launched>): Promise<Promise<unknown[]>[]> {
-    return launched.then(({ job, chunks }) => {
-      const refs = chunks.map((c) => c.ref);
+    return launched.then((l) => {
+      const { job, refs } = l;
       this.inflight.add(refs);
-      const list = chunks.map((c) => get(c.ref).then((v) => (job.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, c, e); }));
+      const list = refs.map((ref, i) => get(ref).then((v) => (job.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, chunkAt(l, i), e); }));
       this.track(Promise.allSettled(list).then(() => { this.inflight.delete(refs); }));
       return list;
     });
@@ -221,13 +226,14 @@ export class Pool {
     if (isRemoteFunction(fn)) {
       job = limited().then((options): Job => {
         const f = fn.options(options);
-        return { name: (fn as unknown as Function).name, perItem: true,
-          submit: (items, star) => (star ? f.remote(...(items[0] as unknown[])) : f.remote(items[0])) };
+        const submitOne = (item: unknown, star: boolean) => (star ? f.remote(...(item as unknown[])) : f.remote(item));
+        return { name: (fn as unknown as Function).name, perItem: true, submitOne, submit: (items, star) => submitOne(items[0], star) };
       });
     } else {
       job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]): Job => {
         const f = runChunk.options({ ...options, name: spec.name });
-        return { name: spec.name, perItem: false, submit: (items, star, start) => f.remote(spec, items, star, start) };
+        return { name: spec.name, perItem: false, submit: (items, star, start) => f.remote(spec, items, star, start),
+          submitOne: (item, star, index) => f.remote(spec, [item], star, index) };
       });
     }
     job.catch(() => {});
