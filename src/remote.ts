@@ -1,5 +1,5 @@
 // remote(): turn a function into a RemoteFunction, a class into an ActorClass.
-import { describe, type CodeDescriptor } from "./code/descriptor.js";
+import { bindDescriptor, describe, type CodeDescriptor } from "./code/descriptor.js";
 import { runtime } from "./api.js";
 import type { ActorClass, ActorOptions, RemoteFunction, TaskOptions } from "./types.js";
 
@@ -31,7 +31,20 @@ function remoteFunction(desc: CodeDescriptor, options: TaskOptions): any {
   };
   f.options = (o: TaskOptions) => remoteFunction(desc, { ...options, ...check(o, TASK_OPTIONS, "task") });
   Object.defineProperty(f, "name", { value: desc.name });
+  Object.defineProperty(f, DESCRIPTOR, { value: desc });
   return f;
+}
+
+const DESCRIPTOR = Symbol("helios.descriptor");
+
+/**
+ * Internal: a remote function that calls `rf` with `args` in front, named `name`. The bound
+ * arguments go to each worker once, with the code, not with every task (helios/util's Pool).
+ */
+export function bindRemote<F extends (...args: any[]) => any>(rf: RemoteFunction<F>, args: unknown[], name: string): RemoteFunction<(...rest: any[]) => ReturnType<F>> {
+  const desc = (rf as any)[DESCRIPTOR] as CodeDescriptor | undefined;
+  if (!desc) throw new TypeError("bindRemote() takes a remote function");
+  return remoteFunction(bindDescriptor(desc, args, name), {});
 }
 
 function actorClass(desc: CodeDescriptor, methods: string[], options: ActorOptions): any {

@@ -105,11 +105,11 @@ export interface Serialized {
 
 /** Serialize a user value; throws SerializationError naming the path of an unsupported part. */
 export function serialize(value: unknown, path = "value"): Serialized {
-  const scalar = packScalar(value);
-  if (scalar) return { chunks: [scalar], size: scalar.length, nested: NO_NESTED };
+  const scalar = serializeScalar(value);
+  if (scalar) return scalar;
   const nested: object[] = [];
   const prepared = typeof value === "object" && value !== null || typeof value === "function" || typeof value === "symbol"
-    ? prepare(value, path, nested, new Set()) : value;
+    ? prepare(value, path, [], nested, new Set()) : value;
   sink = [];
   let body: Buffer;
   let buffers: Uint8Array[];
@@ -140,6 +140,12 @@ export function serialize(value: unknown, path = "value"): Serialized {
     chunks.push(b); size += b.byteLength;
   }
   return { chunks, size, nested };
+}
+
+/** serialize() of a number, string, boolean or null; undefined for anything else. */
+export function serializeScalar(value: unknown): Serialized | undefined {
+  const b = packScalar(value);
+  return b && { chunks: [b], size: b.length, nested: NO_NESTED };
 }
 
 /** One contiguous buffer of a serialized value (for inline transport). */
@@ -259,14 +265,28 @@ function unpackScalar(b: Buffer, n: number): unknown {
 }
 
 // Walk the value once: reject what cannot round-trip (with its path), and swap refs and
-// handles for tagged records so they pass through msgpack.
-function prepare(v: unknown, path: string, nested: object[], seen: Set<object>): unknown {
+// handles for tagged records so they pass through msgpack. The path is a stack of keys, made
+// into text only for an error (a string per element cost every array of numbers a copy).
+type PathStep = string | number | { map: "key" | "get"; key?: unknown } | { item: number };
+
+function pathText(root: string, steps: PathStep[]): string {
+  let out = root;
+  for (const s of steps) {
+    if (typeof s === "number") out += `[${s}]`;
+    else if (typeof s === "string") out += `.${s}`;
+    else if ("item" in s) out += `.<item ${s.item}>`;
+    else out += s.map === "key" ? ".<key>" : `.get(${String(s.key)})`;
+  }
+  return out;
+}
+
+function prepare(v: unknown, root: string, steps: PathStep[], nested: object[], seen: Set<object>): unknown {
   switch (typeof v) {
     case "function":
-      throw new SerializationError(path, `function ${v.name || "(anonymous)"}`,
+      throw new SerializationError(pathText(root, steps), `function ${v.name || "(anonymous)"}`,
         "functions cannot be sent to another process. Tip: make it a remote function, or define it inside the task.");
     case "symbol":
-      throw new SerializationError(path, "symbol", "symbols cannot be sent to another process.");
+      throw new SerializationError(pathText(root, steps), "symbol", "symbols cannot be sent to another process.");
     case "object": break;
     default: return v;
   }
@@ -275,25 +295,52 @@ function prepare(v: unknown, path: string, nested: object[], seen: Set<object>):
   if (codec?.isActor(v)) return tag("actor", codec.encodeActor(v));
   if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return new Binary(v);
   if (v instanceof Date || v instanceof RegExp) return v;
-  if (seen.has(v)) throw new SerializationError(path, "circular reference", "values with cycles cannot be sent. Tip: break the cycle.");
+  if (seen.has(v)) throw new SerializationError(pathText(root, steps), "circular reference", "values with cycles cannot be sent. Tip: break the cycle.");
   seen.add(v);
   try {
-    if (Array.isArray(v)) return v.map((x, i) => prepare(x, `${path}[${i}]`, nested, seen));
+    if (Array.isArray(v)) {
+      const out = new Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol") { out[i] = x; continue; }
+        steps.push(i);
+        out[i] = prepare(x, root, steps, nested, seen);
+        steps.pop();
+      }
+      return out;
+    }
     if (v instanceof Map) {   // msgpack maps decode as objects: keep Map (and its key types) with a tag
       const entries: unknown[] = [];
-      for (const [k, x] of v) entries.push([prepare(k, `${path}.<key>`, nested, seen), prepare(x, `${path}.get(${String(k)})`, nested, seen)]);
+      for (const [k, x] of v) {
+        steps.push({ map: "key" });
+        const pk = prepare(k, root, steps, nested, seen);
+        steps[steps.length - 1] = { map: "get", key: k };
+        entries.push([pk, prepare(x, root, steps, nested, seen)]);
+        steps.pop();
+      }
       return tag("map", entries);
     }
-    if (v instanceof Set) return new Set([...v].map((x, i) => prepare(x, `${path}.<item ${i}>`, nested, seen)));
+    if (v instanceof Set) {
+      const out = new Set();
+      let i = 0;
+      for (const x of v) { steps.push({ item: i++ }); out.add(prepare(x, root, steps, nested, seen)); steps.pop(); }
+      return out;
+    }
     if (v instanceof Error) return v;
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
       const name = proto?.constructor?.name ?? "unknown";
-      throw new SerializationError(path, `instance of class ${name}`,
+      throw new SerializationError(pathText(root, steps), `instance of class ${name}`,
         `class instances do not keep their class across processes. Tip: send a plain object ({ ...value }), or make ${name} an actor.`);
     }
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) out[k] = prepare((v as any)[k], `${path}.${k}`, nested, seen);
+    for (const k of Object.keys(v)) {
+      const x = (v as any)[k];
+      if (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol") { out[k] = x; continue; }
+      steps.push(k);
+      out[k] = prepare(x, root, steps, nested, seen);
+      steps.pop();
+    }
     return out;
   } finally { seen.delete(v); }
 }

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import { freeVariables, topLevelNames } from "./free-vars.js";
+import { deserialize, serializeToBuffer } from "../serialization.js";
 
 export interface CodeDescriptor {
   id: string;
@@ -19,6 +20,11 @@ export interface CodeDescriptor {
   source: string;
   /** The source alone can be evaluated (no free variables). */
   selfContained: boolean;
+  /**
+   * `base` with leading arguments bound (serialized), sent to a worker once with the function
+   * rather than with every task: helios/util's pool runner bound to the user's function.
+   */
+  bound?: { base: CodeDescriptor; args: Uint8Array };
 }
 
 // Shared through globalThis so two copies of the library see one registry.
@@ -90,10 +96,22 @@ function localModulePath(module: string): string {
   return rel.startsWith("..") || path.isAbsolute(rel) ? module : path.join(process.cwd(), rel);
 }
 
+/** `base` with `args` bound in front: a descriptor of its own, named `name`. */
+export function bindDescriptor(base: CodeDescriptor, args: unknown[], name: string): CodeDescriptor {
+  const bytes = serializeToBuffer(args, `${name}'s bound arguments`);
+  const id = createHash("sha1").update(base.id).update("\0").update(bytes).digest("hex").slice(0, 20);
+  return { ...base, id, name, bound: { base, args: bytes } };
+}
+
 /** Worker side: find or build the function or class a descriptor names. */
 export async function load(d: CodeDescriptor): Promise<Function> {
   const known = registry.get(d.id);
   if (known) return known;
+  if (d.bound) {
+    const fn = (await load(d.bound.base)).bind(null, ...(deserialize(d.bound.args) as unknown[]));
+    registry.set(d.id, fn);
+    return fn;
+  }
   if (d.module) {
     const local = localModulePath(d.module);
     await import(pathToFileURL(local).href);

@@ -51,7 +51,7 @@ interface OwnedObject {
   value?: WireValue;
   error?: ErrorInfo;
   /** Called once it settles (made on first wait: most objects are never waited for unsettled). */
-  waiters?: Array<() => void>;
+  waiters?: ((o: OwnedObject) => void) | Array<(o: OwnedObject) => void>;
   /** Pending tasks that take this object as an argument. */
   pins: number;
   /** A ref to it was sent to another process; kept until this owner exits. */
@@ -60,6 +60,16 @@ interface OwnedObject {
 }
 
 type Outcome = { value: WireValue } | { error: ErrorInfo };
+/** What locateAll() found for a ref: the owned object itself, or an outcome. */
+type Located = { value?: WireValue; error?: ErrorInfo };
+
+/** A waiter is called once, when the object settles (one function, or a list of them). */
+function addWaiter(o: OwnedObject, f: (o: OwnedObject) => void): void {
+  const w = o.waiters;
+  if (w === undefined) o.waiters = f;
+  else if (typeof w === "function") o.waiters = [w, f];
+  else w.push(f);
+}
 
 /** get(refs, …, failFast) rejected: the ref at `index` failed (read it for its error). */
 export class FailedRef extends Error {
@@ -333,7 +343,8 @@ export class CoreWorker {
     const w = obj.waiters;
     if (!w) return;
     obj.waiters = undefined;
-    for (const f of w) f();
+    if (typeof w === "function") w(obj);
+    else for (const f of w) f(obj);
   }
 
   isOwned(id: ObjectId): boolean { return this.objects.has(id); }
@@ -352,8 +363,12 @@ export class CoreWorker {
     const o = this.objects.get(id);
     if (!o) return undefined;
     if (o.value !== undefined || o.error !== undefined) { f(); return () => {}; }
-    (o.waiters ??= []).push(f);
-    return () => { const i = o.waiters?.indexOf(f) ?? -1; if (i >= 0) o.waiters!.splice(i, 1); };
+    addWaiter(o, f);
+    return () => {
+      const w = o.waiters;
+      if (w === f) o.waiters = undefined;
+      else if (Array.isArray(w)) { const i = w.indexOf(f); if (i >= 0) w.splice(i, 1); }
+    };
   }
   taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
 
@@ -424,7 +439,7 @@ export class CoreWorker {
     if (obj) {
       const v = obj.value;
       if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
-      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => (obj.waiters ??= []).push(r));
+      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => addWaiter(obj, () => r()));
       return obj.error ? { error: obj.error } : { value: obj.value! };
     }
     if (ref.owner === this.address) {
@@ -525,16 +540,18 @@ export class CoreWorker {
   }
 
   /**
-   * locate() for a list: an owned object is watched with a callback, not a promise of its own
-   * (get() of 100k task results made ~5 promises per ref), the others are located one by one.
+   * locate() for a list. An owned object is its own entry, watched by one callback shared by
+   * the whole list (get() of 100k task results had made ~5 promises per ref); the others are
+   * located one by one.
    */
-  private locateAll(refs: ObjectRef[], failFast: boolean): Promise<Outcome[]> {
-    const out = new Array<Outcome>(refs.length);
+  private locateAll(refs: ObjectRef[], failFast: boolean): Promise<Located[]> {
+    const out = new Array<Located>(refs.length);
     let left = 1;
-    let done!: (o: Outcome[]) => void;
+    let done!: (o: Located[]) => void;
     let fail!: (e: unknown) => void;
-    const all = new Promise<Outcome[]>((resolve, reject) => { done = resolve; fail = reject; });
+    const all = new Promise<Located[]>((resolve, reject) => { done = resolve; fail = reject; });
     const one = () => { if (--left === 0) done(out); };
+    const settled = failFast ? (o: OwnedObject) => { if (o.error) fail(new FailedRef(out.indexOf(o))); one(); } : one;
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i];
       const obj = this.objects.get(ref.id);
@@ -549,35 +566,31 @@ export class CoreWorker {
       }
       const v = obj.value;
       if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
+      out[i] = obj;
       if (obj.value !== undefined || obj.error !== undefined) {
         if (failFast && obj.error) { fail(new FailedRef(i)); return all; }
-        out[i] = obj.error ? { error: obj.error } : { value: obj.value! };
         continue;
       }
       left++;
-      const settled = () => {
-        if (obj.value === undefined && obj.error === undefined) { (obj.waiters ??= []).push(settled); return; }
-        if (failFast && obj.error) fail(new FailedRef(i));
-        out[i] = obj.error ? { error: obj.error } : { value: obj.value! };
-        one();
-      };
-      (obj.waiters ??= []).push(settled);
+      addWaiter(obj, settled);
     }
     one();
     return all;
   }
 
   /** The values of located objects: inline ones decoded here and now, stored ones read (read()). */
-  private readAll(refs: ObjectRef[], outcomes: Outcome[]): unknown[] | Promise<unknown[]> {
-    for (const o of outcomes) if ("error" in o) throw fromErrorInfo(o.error);
+  private readAll(refs: ObjectRef[], located: Located[]): unknown[] | Promise<unknown[]> {
+    for (const o of located) if (o.error) throw fromErrorInfo(o.error);
     const values = new Array<unknown>(refs.length);
-    let stored: Promise<void>[] | undefined;
+    let slow: Promise<void>[] | undefined;
     for (let i = 0; i < refs.length; i++) {
-      const v = (outcomes[i] as { value: WireValue }).value;
-      if ("v" in v) values[i] = deserialize(v.v);
-      else (stored ??= []).push(this.read(refs[i], outcomes[i]).then((x) => { values[i] = x; }));
+      const v = located[i].value;
+      if (v && "v" in v) { values[i] = deserialize(v.v); continue; }
+      // Stored; or made again since it was located (lineage): where it is now.
+      const read = v ? this.read(refs[i], { value: v }) : this.locate(refs[i]).then((o) => this.read(refs[i], o));
+      (slow ??= []).push(read.then((x) => { values[i] = x; }));
     }
-    return stored ? Promise.all(stored).then(() => values) : values;
+    return slow ? Promise.all(slow).then(() => values) : values;
   }
 
   /** The first `numReturns` of `refs` that are ready, within `timeoutMs` (src/core/wait.ts). */

@@ -7,7 +7,7 @@ import { ActorCaller, deadError } from "./actor-caller.js";
 import { Lineage, isRefInput } from "./lineage.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
-import { serialize, concat, type Serialized } from "../serialization.js";
+import { serialize, serializeScalar, concat, type Serialized } from "../serialization.js";
 import { newActorId, newTaskId, returnId, type NodeId, type ObjectId, type TaskId } from "../ids.js";
 import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
@@ -48,8 +48,8 @@ export class Runtime {
     const name = options.name ?? fn.name;
     const { resources, strategy, shape, maxLeases } = this.shapeOf(options);
     const { values, pinned, internal } = this.serializeArgs(args, name);
-    const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
-    const refs = returnIds.map((id) => this.core.pending(id, taskId));
+    const returnIds = numReturns === 1 ? [returnId(taskId, 0)] : Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
+    const refs = numReturns === 1 ? [this.core.pending(returnIds[0], taskId)] : returnIds.map((id) => this.core.pending(id, taskId));
     const task: PendingTask = {
       internal,
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
@@ -58,7 +58,9 @@ export class Runtime {
     };
     this.tasks.set(taskId, task);
     if (pinned.length === 0) {   // no refs among the arguments: nothing to wait for
-      task.spec.args = values.map((v) => ({ v: concat(v as Serialized) }));
+      const wire: WireValue[] = new Array(values.length);
+      for (let i = 0; i < values.length; i++) wire[i] = { v: concat(values[i] as Serialized) };
+      task.spec.args = wire;
       this.submitter.submit(task);
       return refs;
     }
@@ -149,17 +151,23 @@ export class Runtime {
 
   /** Serialize at the call site (so a bad argument throws here); pin refs until the call ends. */
   private serializeArgs(args: unknown[], name: string): { values: Array<ObjectRef | Serialized>; pinned: ObjectId[]; internal?: Set<ObjectId> } {
-    const pinned: ObjectId[] = [];
+    let pinned = NO_PINS;
     let internal: Set<ObjectId> | undefined;
-    const values = args.map((a, i): ObjectRef | Serialized => {
-      let v: ObjectRef | Serialized = isObjectRef(a) ? a : serialize(a, `${name}() argument ${i}`);
+    const values = new Array<ObjectRef | Serialized>(args.length);
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      let v: ObjectRef | Serialized = isObjectRef(a) ? a : serializeScalar(a) ?? serialize(a, `${name}() argument ${i}`);
       if (!(v instanceof ObjectRef) && v.size > INLINE_MAX) {   // large: via the store
         v = this.core.putSerialized(v);
         (internal ??= new Set()).add(v.id);
       }
-      if (v instanceof ObjectRef) { this.core.pin(v); pinned.push(v.id); }
-      return v;
-    });
+      if (v instanceof ObjectRef) {
+        this.core.pin(v);
+        if (pinned === NO_PINS) pinned = [];
+        pinned.push(v.id);
+      }
+      values[i] = v;
+    }
     return { values, pinned, internal };
   }
 
@@ -287,6 +295,8 @@ export class Runtime {
 }
 
 const NO_IDS: ReadonlySet<ObjectId> = new Set();
+/** The pins of a task with no ref arguments (shared: a task's pins are replaced, never added to). */
+const NO_PINS: ObjectId[] = Object.freeze([]) as unknown as ObjectId[];
 
 /** Times a task is sent again because its arguments' copies were lost, before it fails with ObjectLostError. */
 const MAX_RELOCATIONS = 16;

@@ -169,12 +169,13 @@ function realpath(p: string): string { try { return fs.realpathSync(p); } catch 
 function hash(s: string): string { return createHash("sha1").update(s).digest("hex").slice(0, 20); }
 
 /**
- * Worker side: apply the described function to each item of a chunk, in order. It must stay
+ * Worker side: apply the described function to each item of a chunk, in order, or (single) to
+ * one item, returning its result alone. `star`: each item is a list of arguments. It must stay
  * self-contained (no free variables): its own source is what travels to the worker.
  * On a failure inside a chunk of several items, the remote stack gets a last line
  * `at pool item <index>` so the driver can name the item.
  */
-async function heliosPoolRun(spec: FnSpec, items: unknown[], star: boolean, start: number): Promise<unknown[]> {
+async function heliosPoolRun(spec: FnSpec, star: boolean, single: boolean, chunk: unknown, start = 0): Promise<unknown> {
   const cache: Map<string, Function> = ((globalThis as any)[Symbol.for("helios.util.functions")] ??= new Map());
   let fn = cache.get(spec.key);
   if (!fn) {
@@ -196,6 +197,8 @@ async function heliosPoolRun(spec: FnSpec, items: unknown[], star: boolean, star
     fn = found;
     cache.set(spec.key, fn);
   }
+  if (single) return star ? fn(...(chunk as unknown[])) : fn(chunk);
+  const items = chunk as unknown[];
   const out: unknown[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     try {
@@ -209,7 +212,7 @@ async function heliosPoolRun(spec: FnSpec, items: unknown[], star: boolean, star
   return out;
 }
 
-/** The remote function behind Pool and Process: `runChunk.remote(spec, items, star, firstIndex)`. */
+/** The remote function behind Pool and Process: `runChunk.remote(spec, star, false, items, firstIndex)`, `runChunk.remote(spec, star, true, item)`. */
 export const runChunk = remote(heliosPoolRun);
 
 /** The item index recorded by heliosPoolRun in a remote stack, if any. `itemIndexFromStack(e.remoteStack) // 3` */

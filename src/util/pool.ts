@@ -10,12 +10,13 @@
 // Functions follow remote()'s code rules (see fn.ts): self-contained, or exported by a module.
 import * as os from "node:os";
 import { cancel, get, runtime } from "../api.js";
+import { bindRemote } from "../remote.js";
 import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
 import type { ObjectRef } from "../core/object-ref.js";
 import { MAX_LEASES } from "../core/submitter.js";
 import { FailedRef } from "../core/core-worker.js";
 import type { NodeInfo } from "../protocol.js";
-import type { TaskOptions } from "../types.js";
+import type { RemoteFunction, TaskOptions } from "../types.js";
 import { AsyncResult } from "./async-result.js";
 import { describeFunction, isRemoteFunction, isTaskError, itemIndexFromStack, runChunk, type Target } from "./fn.js";
 
@@ -63,7 +64,7 @@ interface Job {
 interface Chunk { start: number; n: number }
 
 /** The refs of the chunks, in order: chunk i holds items i × size … (i + 1) × size − 1 of `total`. */
-interface Launched { job: Job; refs: ObjectRef<unknown>[]; size: number; total: number }
+interface Launched { job: Job; refs: ObjectRef<unknown>[]; size: number; total: number; perItem: boolean }
 
 const chunkAt = (l: Launched, i: number): Chunk => ({ start: i * l.size, n: Math.min(l.size, l.total - i * l.size) });
 
@@ -171,7 +172,7 @@ export class Pool {
       const refs: ObjectRef<unknown>[] = [];
       if (size === 1) for (let s = 0; s < list.length; s++) refs.push(j.submitOne(list[s], star, s));
       else for (let s = 0; s < list.length; s += size) refs.push(j.submit(list.slice(s, s + size), star, s));
-      return { job: j, refs, size, total: list.length };
+      return { job: j, refs, size, total: list.length, perItem: j.perItem || size === 1 };
     })());
   }
 
@@ -189,7 +190,7 @@ export class Pool {
     const { job, refs } = l;
     try {
       const values = await runtime().core.get(refs, undefined, failFast);
-      return job.perItem ? values : values.flat();
+      return l.perItem ? values : values.flat();
     } catch (e) {
       if (e instanceof FailedRef) {
         try { await get(refs[e.index]); } catch (err) { throw this.itemError(job, chunkAt(l, e.index), err); }
@@ -208,7 +209,7 @@ export class Pool {
     return launched.then((l) => {
       const { job, refs } = l;
       this.inflight.add(refs);
-      const list = refs.map((ref, i) => get(ref).then((v) => (job.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, chunkAt(l, i), e); }));
+      const list = refs.map((ref, i) => get(ref).then((v) => (l.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, chunkAt(l, i), e); }));
       this.track(Promise.allSettled(list).then(() => { this.inflight.delete(refs); }));
       return list;
     });
@@ -231,9 +232,17 @@ export class Pool {
       });
     } else {
       job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]): Job => {
-        const f = runChunk.options({ ...options, name: spec.name });
-        return { name: spec.name, perItem: false, submit: (items, star, start) => f.remote(spec, items, star, start),
-          submitOne: (item, star, index) => f.remote(spec, [item], star, index) };
+        // The runner with the function's spec bound: the spec goes to each worker once, with the
+        // code, not with every chunk; a chunk of one item is the item alone, its result the value.
+        const runners = new Map<string, RemoteFunction<(...a: unknown[]) => unknown>>();
+        const runner = (star: boolean, single: boolean) => {
+          const key = `${star}/${single}`;
+          let f = runners.get(key);
+          if (!f) runners.set(key, f = bindRemote(runChunk, [spec, star, single], spec.name).options({ ...options, name: spec.name }));
+          return f;
+        };
+        return { name: spec.name, perItem: false, submit: (items, star, start) => runner(star, false).remote(items, start),
+          submitOne: (item, star) => runner(star, true).remote(item) };
       });
     }
     job.catch(() => {});

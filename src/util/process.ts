@@ -40,10 +40,10 @@ export class Process<A extends unknown[] = unknown[], R = unknown> {
     const { target, args = [] as unknown as A, taskOptions = {} } = this.options;
     const value = isRemoteFunction(target)
       ? Promise.resolve(this.submit(target.options({ name: this.name, ...taskOptions }).remote(...(args as any))))
-      : describeFunction(target as Function, "Process").then((spec) => this.submit(runChunk.options({ name: this.name, ...taskOptions }).remote(spec, [args], true, 0)));
+      : describeFunction(target as Function, "Process").then((spec) => this.submit(runChunk.options({ name: this.name, ...taskOptions }).remote(spec, true, true, args)));
     this.done = value.then(async (ref) => {
       const v = await get(ref);
-      this.result = (isRemoteFunction(target) ? v : (v as unknown[])[0]) as Awaited<R>;
+      this.result = v as Awaited<R>;
       this.exitCode = 0;
     }).catch((e) => {
       this.error = e;
