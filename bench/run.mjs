@@ -90,6 +90,7 @@ const jsonPath = path.resolve(flags.json ?? path.join(here, "results", "latest.j
 function rowTable() {
   const rows = {};
   for (const [name, setup] of Object.entries(RAY_ROWS)) rows[name] = { phase: "cluster", ray: true, run: (ctx) => timedRow(setup, ctx) };
+  for (const name of ["single_client_tasks_sync", "1_1_actor_calls_sync"]) rows[name].pingPongAround = true;
   Object.assign(rows, {
     init_to_first_result_ms: { phase: "bare", run: initToFirstResult },
     idle_worker_rss_mb: { phase: "cluster", run: idleWorkerRss },
@@ -135,7 +136,16 @@ async function main() {
       const limit = new Promise((_, reject) => {
         timer = setTimeout(() => void describeStuck().then((d) => reject(new Error(`no result after ${rowTimeout} s; ${d}`))), rowTimeout * 1000);
       });
+      // A row held against the Unix ping-pong has it measured right before and after it too: this
+      // machine's wake-up latency swings 2x within minutes, and the row is compared with the mean
+      // of the two (compare.mjs), not with the ping-pong row measured minutes away.
+      const around = ROWS[name].pingPongAround && !quick ? [await pingPong(ctx, "unix")] : undefined;
       results[name] = await Promise.race([ROWS[name].run(ctx), limit]);
+      if (around) {
+        around.push(await pingPong(ctx, "unix"));
+        results[name].adjacentBaseline = { name: "raw_unix_socket_pingpong_per_s", mean: (around[0].mean + around[1].mean) / 2,
+          before: around[0].mean, after: around[1].mean };
+      }
       process.stderr.write(`  ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     } catch (e) {
       failures[name] = String(e?.stack ?? e);
