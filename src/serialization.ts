@@ -118,11 +118,7 @@ export function serialize(value: unknown, path = "value"): Serialized {
     buffers = sink;
   } finally { sink = null; }
   if (buffers.length === 0) {   // the common case: header and body in one buffer, from Node's pool
-    const out = Buffer.allocUnsafe(16 + body.length);
-    out.writeUInt32LE(MAGIC, 0);
-    out.writeUInt32LE(body.length, 4);
-    out.writeUInt32LE(0, 8);
-    out.writeUInt32LE(0, 12);
+    const out = inlineBuffer(body.length);
     out.set(body, 16);
     return { chunks: [out], size: out.length, nested };
   }
@@ -193,25 +189,25 @@ function packScalar(v: unknown): Buffer | undefined {
   switch (typeof v) {
     case "number":
       if (v >>> 0 === v) {
-        if (v < 0x80) { out = scalarBuffer(1); out[16] = v; }
-        else if (v < 0x100) { out = scalarBuffer(2); out[16] = 0xcc; out[17] = v; }
-        else if (v < 0x10000) { out = scalarBuffer(3); out[16] = 0xcd; out.writeUInt16BE(v, 17); }
-        else { out = scalarBuffer(5); out[16] = 0xce; out.writeUInt32BE(v, 17); }
+        if (v < 0x80) { out = inlineBuffer(1); out[16] = v; }
+        else if (v < 0x100) { out = inlineBuffer(2); out[16] = 0xcc; out[17] = v; }
+        else if (v < 0x10000) { out = inlineBuffer(3); out[16] = 0xcd; out.writeUInt16BE(v, 17); }
+        else { out = inlineBuffer(5); out[16] = 0xce; out.writeUInt32BE(v, 17); }
       } else if (v >> 0 === v) {
-        if (v >= -0x20) { out = scalarBuffer(1); out[16] = 0x100 + v; }
-        else if (v >= -0x80) { out = scalarBuffer(2); out[16] = 0xd0; out[17] = v + 0x100; }
-        else if (v >= -0x8000) { out = scalarBuffer(3); out[16] = 0xd1; out.writeInt16BE(v, 17); }
-        else { out = scalarBuffer(5); out[16] = 0xd2; out.writeInt32BE(v, 17); }
-      } else { out = scalarBuffer(9); out[16] = 0xcb; out.writeDoubleBE(v, 17); }
+        if (v >= -0x20) { out = inlineBuffer(1); out[16] = 0x100 + v; }
+        else if (v >= -0x80) { out = inlineBuffer(2); out[16] = 0xd0; out[17] = v + 0x100; }
+        else if (v >= -0x8000) { out = inlineBuffer(3); out[16] = 0xd1; out.writeInt16BE(v, 17); }
+        else { out = inlineBuffer(5); out[16] = 0xd2; out.writeInt32BE(v, 17); }
+      } else { out = inlineBuffer(9); out[16] = 0xcb; out.writeDoubleBE(v, 17); }
       return out;
     case "boolean":
-      out = scalarBuffer(1); out[16] = v ? 0xc3 : 0xc2;
+      out = inlineBuffer(1); out[16] = v ? 0xc3 : 0xc2;
       return out;
     case "string": {
       if (v.length > MAX_SCALAR_STRING || !(v as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;   // lone surrogates: msgpackr's own bytes
       const n = Buffer.byteLength(v);
       const head = n < 0x20 ? 1 : n < 0x100 ? 2 : 3;
-      out = scalarBuffer(head + n);
+      out = inlineBuffer(head + n);
       if (head === 1) out[16] = 0xa0 | n;
       else if (head === 2) { out[16] = 0xd9; out[17] = n; }
       else { out[16] = 0xda; out.writeUInt16BE(n, 17); }
@@ -220,14 +216,15 @@ function packScalar(v: unknown): Buffer | undefined {
     }
     case "object":
       if (v !== null) return undefined;
-      out = scalarBuffer(1); out[16] = 0xc0;
+      out = inlineBuffer(1); out[16] = 0xc0;
       return out;
     default:
       return undefined;
   }
 }
 
-function scalarBuffer(bodyLength: number): Buffer {
+/** A value's buffer with no out-of-band parts: its header written, `bodyLength` bytes after it to fill. */
+function inlineBuffer(bodyLength: number): Buffer {
   const out = Buffer.allocUnsafe(16 + bodyLength);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt32LE(bodyLength, 4);

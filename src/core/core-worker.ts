@@ -16,6 +16,8 @@ import { pullChunks } from "../rpc/chunks.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 import { waitRefs } from "./wait.js";
+import { locateAll, readAll } from "./get.js";
+import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
 
 /** How many times one get() follows a lost object to its rebuilt copy before giving up. */
 const MAX_RELOCATIONS = 16;
@@ -46,36 +48,6 @@ export interface Made { server?: WireServer; head?: RpcClient }
 export function headClient(address: string, token: string): RpcClient {
   return new RpcClient(address, "Head", token, { reconnectMs: HEAD_RECONNECT_MS });
 }
-
-interface OwnedObject {
-  value?: WireValue;
-  error?: ErrorInfo;
-  /** Called once it settles (made on first wait: most objects are never waited for unsettled). */
-  waiters?: ((o: OwnedObject) => void) | Array<(o: OwnedObject) => void>;
-  /** Pending tasks that take this object as an argument. */
-  pins: number;
-  /** A ref to it was sent to another process; kept until this owner exits. */
-  escaped: boolean;
-  task?: TaskId;
-}
-
-type Outcome = { value: WireValue } | { error: ErrorInfo };
-/** What locateAll() found for a ref: the owned object itself, or an outcome. */
-type Located = { value?: WireValue; error?: ErrorInfo };
-
-/** A waiter is called once, when the object settles (one function, or a list of them). */
-function addWaiter(o: OwnedObject, f: (o: OwnedObject) => void): void {
-  const w = o.waiters;
-  if (w === undefined) o.waiters = f;
-  else if (typeof w === "function") o.waiters = [w, f];
-  else w.push(f);
-}
-
-/** get(refs, …, failFast) rejected: the ref at `index` failed (read it for its error). */
-export class FailedRef extends Error {
-  constructor(readonly index: number) { super(`item ${index} failed`); }
-}
-
 
 export class CoreWorker {
   readonly head: RpcClient;
@@ -353,7 +325,6 @@ export class CoreWorker {
     return !!o && (o.value !== undefined || o.error !== undefined);
   }
   /** Whether an owned object settled with an error (its task failed). */
-  failed(id: ObjectId): boolean { return this.objects.get(id)?.error !== undefined; }
   /**
    * Call `f` once an owned object has its value or error (at once if it has): a callback, not
    * a promise, so watching 100k objects costs 100k closures. Returns what stops the watch (before
@@ -434,11 +405,17 @@ export class CoreWorker {
   }
 
   /** Wait until an object is available and return where its value is (or its error). */
+  /** An owned object, its copy first declared lost if that copy's node has died (get.ts reads it). */
+  owned(id: ObjectId): OwnedObject | undefined {
+    const obj = this.objects.get(id);
+    const v = obj?.value;
+    if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(id, v.node);
+    return obj;
+  }
+
   async locate(ref: ObjectRef): Promise<Outcome> {
-    const obj = this.objects.get(ref.id);
+    const obj = this.owned(ref.id);
     if (obj) {
-      const v = obj.value;
-      if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
       while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => addWaiter(obj, () => r()));
       return obj.error ? { error: obj.error } : { value: obj.value! };
     }
@@ -509,7 +486,7 @@ export class CoreWorker {
    * Read a located value. A stored copy that cannot be read is lost: its owner rebuilds it
    * (lineage) and says where the new copy is, or answers ObjectLostError.
    */
-  private async read(ref: ObjectRef, o: Outcome): Promise<unknown> {
+  async read(ref: ObjectRef, o: Outcome): Promise<unknown> {
     for (let tries = 0; ; tries++) {
       try { return await this.materialize(o); } catch (e) {
         if (!(e instanceof ObjectLostError) || "error" in o || !("s" in o.value) || tries >= MAX_RELOCATIONS) throw e;
@@ -527,70 +504,16 @@ export class CoreWorker {
 
   /** The values of refs in order. `failFast`: reject with FailedRef as soon as one of them fails (helios/util's Pool). */
   async get(refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
-    const work = this.locateAll(refs, failFast);
+    const work = locateAll(this, refs, failFast);
     const notReady = refs.some((r) => !this.isReady(r.id));
     if (notReady && this.blockedHook) await this.blockedHook(true);
     try {
       const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
         new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
-      return await this.hold(located.then((outcomes) => this.readAll(refs, outcomes)));
+      return await this.hold(located.then((found) => readAll(this, refs, found)));
     } finally {
       if (notReady && this.blockedHook) await this.blockedHook(false);
     }
-  }
-
-  /**
-   * locate() for a list. An owned object is its own entry, watched by one callback shared by
-   * the whole list (get() of 100k task results had made ~5 promises per ref); the others are
-   * located one by one.
-   */
-  private locateAll(refs: ObjectRef[], failFast: boolean): Promise<Located[]> {
-    const out = new Array<Located>(refs.length);
-    let left = 1;
-    let done!: (o: Located[]) => void;
-    let fail!: (e: unknown) => void;
-    const all = new Promise<Located[]>((resolve, reject) => { done = resolve; fail = reject; });
-    const one = () => { if (--left === 0) done(out); };
-    const settled = failFast ? (o: OwnedObject) => { if (o.error) fail(new FailedRef(out.indexOf(o))); one(); } : one;
-    for (let i = 0; i < refs.length; i++) {
-      const ref = refs[i];
-      const obj = this.objects.get(ref.id);
-      if (!obj) {
-        left++;
-        this.locate(ref).then((o) => {
-          if (failFast && "error" in o) fail(new FailedRef(i));
-          out[i] = o;
-          one();
-        }, fail);
-        continue;
-      }
-      const v = obj.value;
-      if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(ref.id, v.node);
-      out[i] = obj;
-      if (obj.value !== undefined || obj.error !== undefined) {
-        if (failFast && obj.error) { fail(new FailedRef(i)); return all; }
-        continue;
-      }
-      left++;
-      addWaiter(obj, settled);
-    }
-    one();
-    return all;
-  }
-
-  /** The values of located objects: inline ones decoded here and now, stored ones read (read()). */
-  private readAll(refs: ObjectRef[], located: Located[]): unknown[] | Promise<unknown[]> {
-    for (const o of located) if (o.error) throw fromErrorInfo(o.error);
-    const values = new Array<unknown>(refs.length);
-    let slow: Promise<void>[] | undefined;
-    for (let i = 0; i < refs.length; i++) {
-      const v = located[i].value;
-      if (v && "v" in v) { values[i] = deserialize(v.v); continue; }
-      // Stored; or made again since it was located (lineage): where it is now.
-      const read = v ? this.read(refs[i], { value: v }) : this.locate(refs[i]).then((o) => this.read(refs[i], o));
-      (slow ??= []).push(read.then((x) => { values[i] = x; }));
-    }
-    return slow ? Promise.all(slow).then(() => values) : values;
   }
 
   /** The first `numReturns` of `refs` that are ready, within `timeoutMs` (src/core/wait.ts). */

@@ -14,7 +14,7 @@ import { bindRemote } from "../remote.js";
 import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
 import type { ObjectRef } from "../core/object-ref.js";
 import { MAX_LEASES } from "../core/submitter.js";
-import { FailedRef } from "../core/core-worker.js";
+import { FailedRef } from "../core/get.js";
 import type { NodeInfo } from "../protocol.js";
 import type { RemoteFunction, TaskOptions } from "../types.js";
 import { AsyncResult } from "./async-result.js";
@@ -53,8 +53,6 @@ export class PoolItemError extends Error {
 /** A function the pool runs: how to submit one chunk of items as a task. */
 interface Job {
   name: string;
-  /** A chunk's ref holds the item's value itself (a remote function: one item per task), not the chunk's list. */
-  perItem: boolean;
   submit(items: unknown[], star: boolean, start: number): ObjectRef<unknown>;
   /** submit() of a chunk of one item, without making the chunk. */
   submitOne(item: unknown, star: boolean, index: number): ObjectRef<unknown>;
@@ -64,7 +62,7 @@ interface Job {
 interface Chunk { start: number; n: number }
 
 /** The refs of the chunks, in order: chunk i holds items i × size … (i + 1) × size − 1 of `total`. */
-interface Launched { job: Job; refs: ObjectRef<unknown>[]; size: number; total: number; perItem: boolean }
+interface Launched { job: Job; refs: ObjectRef<unknown>[]; size: number; total: number }
 
 const chunkAt = (l: Launched, i: number): Chunk => ({ start: i * l.size, n: Math.min(l.size, l.total - i * l.size) });
 
@@ -172,7 +170,7 @@ export class Pool {
       const refs: ObjectRef<unknown>[] = [];
       if (size === 1) for (let s = 0; s < list.length; s++) refs.push(j.submitOne(list[s], star, s));
       else for (let s = 0; s < list.length; s += size) refs.push(j.submit(list.slice(s, s + size), star, s));
-      return { job: j, refs, size, total: list.length, perItem: j.perItem || size === 1 };
+      return { job: j, refs, size, total: list.length };
     })());
   }
 
@@ -190,7 +188,7 @@ export class Pool {
     const { job, refs } = l;
     try {
       const values = await runtime().core.get(refs, undefined, failFast);
-      return l.perItem ? values : values.flat();
+      return l.size === 1 ? values : values.flat();   // a chunk of one item holds its value, others a list
     } catch (e) {
       if (e instanceof FailedRef) {
         try { await get(refs[e.index]); } catch (err) { throw this.itemError(job, chunkAt(l, e.index), err); }
@@ -209,7 +207,7 @@ export class Pool {
     return launched.then((l) => {
       const { job, refs } = l;
       this.inflight.add(refs);
-      const list = refs.map((ref, i) => get(ref).then((v) => (l.perItem ? [v] : v as unknown[]), (e) => { throw this.itemError(job, chunkAt(l, i), e); }));
+      const list = refs.map((ref, i) => get(ref).then((v) => (l.size === 1 ? [v] : v as unknown[]), (e) => { throw this.itemError(job, chunkAt(l, i), e); }));
       this.track(Promise.allSettled(list).then(() => { this.inflight.delete(refs); }));
       return list;
     });
@@ -228,7 +226,7 @@ export class Pool {
       job = limited().then((options): Job => {
         const f = fn.options(options);
         const submitOne = (item: unknown, star: boolean) => (star ? f.remote(...(item as unknown[])) : f.remote(item));
-        return { name: (fn as unknown as Function).name, perItem: true, submitOne, submit: (items, star) => submitOne(items[0], star) };
+        return { name: (fn as unknown as Function).name, submitOne, submit: (items, star) => submitOne(items[0], star) };
       });
     } else {
       job = Promise.all([describeFunction(fn as Function, api), limited()]).then(([spec, options]): Job => {
@@ -241,7 +239,7 @@ export class Pool {
           if (!f) runners.set(key, f = bindRemote(runChunk, [spec, star, single], spec.name).options({ ...options, name: spec.name }));
           return f;
         };
-        return { name: spec.name, perItem: false, submit: (items, star, start) => runner(star, false).remote(items, start),
+        return { name: spec.name, submit: (items, star, start) => runner(star, false).remote(items, start),
           submitOne: (item, star) => runner(star, true).remote(item) };
       });
     }

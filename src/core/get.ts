@@ -1,0 +1,67 @@
+// get() of a list of refs: where each value is, then the values in order.
+import type { CoreWorker } from "./core-worker.js";
+import type { ObjectRef } from "./object-ref.js";
+import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
+import { deserialize } from "../serialization.js";
+import { fromErrorInfo, type ErrorInfo } from "../errors.js";
+import type { WireValue } from "../protocol.js";
+
+/** What locateAll() found for a ref: the owned object itself, or an outcome. */
+export type Located = { value?: WireValue; error?: ErrorInfo };
+
+/** get(refs, …, failFast) rejected: the ref at `index` failed (read it for its error). */
+export class FailedRef extends Error {
+  constructor(readonly index: number) { super(`item ${index} failed`); }
+}
+
+/**
+ * locate() for a list. An owned object is its own entry, watched by one callback shared by
+ * the whole list (get() of 100k task results had made ~5 promises per ref); the others are
+ * located one by one. `failFast`: reject with FailedRef as soon as one of them fails.
+ */
+export function locateAll(core: CoreWorker, refs: ObjectRef[], failFast: boolean): Promise<Located[]> {
+  const out = new Array<Located>(refs.length);
+  let left = 1;
+  let done!: (o: Located[]) => void;
+  let fail!: (e: unknown) => void;
+  const all = new Promise<Located[]>((resolve, reject) => { done = resolve; fail = reject; });
+  const one = () => { if (--left === 0) done(out); };
+  const settled = failFast ? (o: OwnedObject) => { if (o.error) fail(new FailedRef(out.indexOf(o))); one(); } : one;
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
+    const obj = core.owned(ref.id);
+    if (!obj) {
+      left++;
+      core.locate(ref).then((o) => {
+        if (failFast && "error" in o) fail(new FailedRef(i));
+        out[i] = o;
+        one();
+      }, fail);
+      continue;
+    }
+    out[i] = obj;
+    if (obj.value !== undefined || obj.error !== undefined) {
+      if (failFast && obj.error) { fail(new FailedRef(i)); return all; }
+      continue;
+    }
+    left++;
+    addWaiter(obj, settled);
+  }
+  one();
+  return all;
+}
+
+/** The values of located objects: inline ones decoded here and now, stored ones read (CoreWorker.read). */
+export function readAll(core: CoreWorker, refs: ObjectRef[], located: Located[]): unknown[] | Promise<unknown[]> {
+  for (const o of located) if (o.error) throw fromErrorInfo(o.error);
+  const values = new Array<unknown>(refs.length);
+  let slow: Promise<void>[] | undefined;
+  for (let i = 0; i < refs.length; i++) {
+    const v = located[i].value;
+    if (v && "v" in v) { values[i] = deserialize(v.v); continue; }
+    // Stored; or made again since it was located (lineage): where it is now.
+    const read = v ? core.read(refs[i], { value: v }) : core.locate(refs[i]).then((o) => core.read(refs[i], o));
+    (slow ??= []).push(read.then((x) => { values[i] = x; }));
+  }
+  return slow ? Promise.all(slow).then(() => values) : values;
+}
