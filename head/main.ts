@@ -1,12 +1,11 @@
 // Head daemon entry point. Prints one JSON line with its address once it serves.
 // Its tables live in a storage directory (HELIOS_HEAD_STORAGE, default <data dir>/storage):
 // a head started again on the same directory (and port) carries on where the last one stopped.
-import * as grpc from "@grpc/grpc-js";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Head } from "./head.js";
 import { HeadStore, type FsyncPolicy } from "./store.js";
-import { addService, bindServer, GRPC_OPTIONS } from "../src/rpc/grpc.js";
+import { addService, bindServer, createServer } from "../src/rpc/grpc.js";
 import { exitWithParent } from "../src/cluster/daemon.js";
 
 const token = process.env.HELIOS_TOKEN ?? "";
@@ -28,7 +27,7 @@ try {
 }
 const loaded = { nodes: store.table("nodes").size, actors: store.table("actors").size, jobs: store.table("jobs").size };
 const head = new Head({ token, store, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
-const server = new grpc.Server(GRPC_OPTIONS);
+const server = createServer(token);
 const handlers = head.handlers();
 // Started by a driver for its embedded cluster: that driver's job, registered as it would register it.
 if (process.env.HELIOS_JOB) handlers.registerJob(JSON.parse(process.env.HELIOS_JOB));

@@ -9,8 +9,8 @@ import { forkWorker } from "./worker-pool.js";
 const bootJob = process.env.HELIOS_JOB ? JSON.parse(process.env.HELIOS_JOB) : undefined;
 const forked = bootJob && process.env.HELIOS_PRESTART !== "0" ? forkWorker(bootJob) : undefined;
 
-const [grpc, { NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, GRPC_OPTIONS, RpcClient }, { exitWithParent }, { newNodeId }] =
-  await Promise.all([import("@grpc/grpc-js"), import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
+const [{ NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, createServer, RpcClient }, { exitWithParent }, { newNodeId }] =
+  await Promise.all([import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
     import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js")]);
 
 const token = process.env.HELIOS_TOKEN ?? "";
@@ -28,7 +28,7 @@ store.start();
 const logDir = path.join(sessionDir, "logs");
 fs.mkdirSync(logDir, { recursive: true });
 
-const server = new grpc.Server(GRPC_OPTIONS);
+const server = createServer(token);
 const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT ?? 0));
 const agentAddress = `${host}:${port}`;
 const transfer = new ObjectTransfer(storeDir, token);

@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION } from "../version.js";
 import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
 import { encodeRequest, decodeRequest, encodeReply, decodeReply } from "./envelope.js";
+import { sameSecret } from "./handshake.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 // grpc-js loads on first use: a worker that never calls the control plane starts faster and
@@ -39,7 +40,7 @@ function definition(service: ServiceName): grpc.ServiceDefinition {
   };
 }
 
-/** Message limits set on purpose: control messages are small; code packages are chunked. */
+/** Message limits set on purpose: control messages are small; code packages are chunked (4 MiB). */
 export const GRPC_OPTIONS = {
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.max_send_message_length": 64 * 1024 * 1024,
@@ -47,6 +48,49 @@ export const GRPC_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": 50,
   "grpc.max_reconnect_backoff_ms": 2000,
 };
+
+/**
+ * A daemon's server. The token and version are checked on a call's headers, before its message is
+ * read (a refused call's body is never received, so a peer without the token can make the daemon
+ * hold no more than HTTP/2's flow-control window per stream); an authenticated call's message may
+ * be at most 16 MiB; a connection with no call for IDLE_MS is closed (a client reconnects on its
+ * next call), so held-open connections without calls do not pile up.
+ */
+export function createServer(token: string): grpc.Server {
+  return new (g().Server)({
+    ...GRPC_OPTIONS,
+    "grpc.max_receive_message_length": SERVER_MAX_RECEIVE,
+    "grpc.max_connection_idle_ms": IDLE_MS,
+    interceptors: [authInterceptor(token)],
+  });
+}
+export const SERVER_MAX_RECEIVE = 16 * 1024 * 1024;
+const IDLE_MS = Number(process.env.HELIOS_GRPC_IDLE_MS ?? 60_000);
+
+/** Why a call's headers are refused (status and details), or undefined when they pass. */
+export function refusal(md: grpc.Metadata, token: string): { code: number; details: string } | undefined {
+  const auth = md.get("authorization")[0];
+  if (!auth) return { code: g().status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" };
+  if (typeof auth !== "string" || !sameSecret(auth, `Bearer ${token}`)) return { code: g().status.PERMISSION_DENIED, details: "wrong cluster token" };
+  const version = md.get("helios-version")[0];
+  if (version !== PROTOCOL_VERSION) {
+    return { code: g().status.FAILED_PRECONDITION, details:
+      `version mismatch: client speaks Helios protocol ${String(version).slice(0, 32)}, this cluster speaks ${PROTOCOL_VERSION}` };
+  }
+  return undefined;
+}
+
+function authInterceptor(token: string): grpc.ServerInterceptor {
+  return (_method, call) => new (g().ServerInterceptingCall)(call, {
+    start: (next) => next({
+      onReceiveMetadata: (md, pass) => {
+        const r = refusal(md, token);
+        if (r) call.sendStatus({ ...r, metadata: null });   // the message is never read
+        else pass(md);
+      },
+    }),
+  });
+}
 
 /**
  * Replies of calls that carried a request id, kept a while: a client that lost the connection
@@ -68,14 +112,8 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
   };
   server.addService(definition(service), {
     Call: (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
-      const auth = call.metadata.get("authorization")[0];
-      if (!auth) return callback({ code: g().status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" });
-      if (auth !== `Bearer ${token}`) return callback({ code: g().status.PERMISSION_DENIED, details: "wrong cluster token" });
-      const version = call.metadata.get("helios-version")[0];
-      if (version !== PROTOCOL_VERSION) {
-        return callback({ code: g().status.FAILED_PRECONDITION, details:
-          `version mismatch: client speaks Helios protocol ${version}, this cluster speaks ${PROTOCOL_VERSION}` });
-      }
+      const refused = refusal(call.metadata, token);   // also checked before the message was read (createServer)
+      if (refused) return callback(refused);
       const handler = handlers[call.request.method];
       if (!handler) return callback({ code: g().status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
       let body: any;

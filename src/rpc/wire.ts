@@ -1,7 +1,12 @@
 // Framed msgpack over TCP: the hot path between core workers (task pushes, actor calls,
 // object fetches) and the agent's log stream to drivers. Each frame is a u32 length and a
 // msgpack array of messages; messages sent in one tick leave in one write (batching).
-// A connection starts with a hello carrying the cluster token and protocol version.
+// A connection starts with a mutual challenge-response keyed by the cluster token (handshake.ts):
+// the token itself never crosses the wire. Every frame is hostile until proven otherwise: one
+// that is not a msgpack array of messages, or a message a handler cannot take, closes that
+// connection (with a logged reason), never the process; before the handshake a frame may hold
+// at most PRE_AUTH_MAX_FRAME bytes, and the handshake has a deadline on both sides.
+import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import type * as tlsTypes from "node:tls";
@@ -14,6 +19,8 @@ import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
 import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
+import { isNonce, newNonce, proof, verifyProof } from "./handshake.js";
+import { socketPath, warnOnce } from "./local-socket.js";
 import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -21,6 +28,23 @@ const packr = new Packr({ useRecords: false, moreTypes: true });
 const KEEPALIVE_MS = 15_000;
 /** Largest frame accepted; larger inline payloads go through the object store instead. */
 const MAX_FRAME = 256 * 1024 * 1024;
+/** Largest frame accepted before the handshake is done (a hello or proof is under 100 bytes). */
+export const PRE_AUTH_MAX_FRAME = 1024;
+/** How long either side waits for the other's part of the handshake. */
+export const HANDSHAKE_MS = Number(process.env.HELIOS_HANDSHAKE_MS ?? 10_000);
+
+/** A peer broke the protocol: why, for the log line. Logged at most a few times a minute. */
+let violations = { windowStart: 0, count: 0, dropped: 0 };
+function logViolation(conn: Connection, reason: string): void {
+  const now = Date.now();
+  if (now - violations.windowStart > 60_000) {
+    if (violations.dropped) console.error(`helios wire: ${violations.dropped} more connection(s) closed for protocol violations in the last minute`);
+    violations = { windowStart: now, count: 0, dropped: 0 };
+  }
+  if (++violations.count > 5) { violations.dropped++; return; }
+  const peer = conn.socket.remoteAddress ? `${conn.socket.remoteAddress}:${conn.socket.remotePort}` : "a local peer";
+  console.error(`helios wire: closed the connection from ${peer}: ${reason}`);
+}
 
 export type Message = { t: string; rid?: number; re?: number; [k: string]: any };
 export type RequestHandler = (msg: Message, conn: Connection) => unknown | Promise<unknown>;
@@ -34,6 +58,8 @@ export class Connection extends EventEmitter {
   private pending = new Map<number, Answer>();
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** Frames above this size close the connection: small until the handshake is done. */
+  maxFrame = PRE_AUTH_MAX_FRAME;
   closed = false;
   /** Set by the owner of the connection: handles messages that are not replies. */
   onRequest: RequestHandler = () => { throw new Error("no handler"); };
@@ -86,6 +112,9 @@ export class Connection extends EventEmitter {
     this.onClose();
   }
 
+  /** Write what is queued now instead of at the end of the tick. */
+  flushNow(): void { this.flush(); }
+
   private flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0 || this.closed) return;
@@ -99,22 +128,40 @@ export class Connection extends EventEmitter {
   }
 
   private onData(d: Buffer): void {
+    if (this.closed) return;
     this.chunks.push(d);
     this.buffered += d.length;
-    while (this.buffered >= 4) {
+    while (this.buffered >= 4 && !this.closed) {
       if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)];
       const len = this.chunks[0].readUInt32LE(0);
-      if (len > MAX_FRAME) { this.socket.destroy(); return; }
+      if (len > this.maxFrame) { this.fail(`a frame of ${len} bytes (at most ${this.maxFrame} here)`); return; }
       if (this.buffered < 4 + len) return;   // wait for the whole frame before copying anything
       const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
       const frame = buf.subarray(4, 4 + len);
       const rest = buf.subarray(4 + len);
       this.chunks = rest.length ? [rest] : [];
       this.buffered = rest.length;
-      let batch: Message[];
-      try { batch = packr.unpack(frame); } catch { this.socket.destroy(); return; }
-      for (const msg of batch) this.dispatch(msg);
+      let batch: unknown;
+      try { batch = packr.unpack(frame); } catch { this.fail("a frame that is not msgpack"); return; }
+      if (!Array.isArray(batch)) { this.fail("a frame that is not a list of messages"); return; }
+      for (const msg of batch) {
+        if (this.closed) return;   // denied or failed: nothing after that is read
+        const bad = malformed(msg);
+        if (bad) { this.fail(bad); return; }
+        try { this.dispatch(msg as Message); } catch (e) {
+          this.fail(`a '${(msg as Message).t}' message its handler could not take (${(e as Error)?.message ?? e})`);
+          return;
+        }
+      }
     }
+  }
+
+  /** Close this connection for a protocol violation (logged), leaving every other one alone. */
+  fail(reason: string): void {
+    if (this.closed) return;
+    logViolation(this, reason);
+    this.socket.destroy();
+    this.onClose();
   }
 
   private dispatch(msg: Message): void {
@@ -122,7 +169,7 @@ export class Connection extends EventEmitter {
       const answer = this.pending.get(msg.re);
       if (!answer) return;
       this.pending.delete(msg.re);
-      if (msg.err) answer(fromErrorInfo(msg.err)); else answer(undefined, msg.ok);
+      if (msg.err !== undefined) answer(fromErrorInfo(msg.err)); else answer(undefined, msg.ok);
       return;
     }
     let result: unknown;
@@ -132,11 +179,11 @@ export class Connection extends EventEmitter {
       if (msg.rid !== undefined) this.send({ t: "reply", re: msg.rid, err: toErrorInfo(e) });
       return;
     }
-    if (msg.rid === undefined) return;
     if (result instanceof Promise) {
-      result.then((ok) => this.send({ t: "reply", re: msg.rid, ok }),
-        (e) => this.send({ t: "reply", re: msg.rid, err: toErrorInfo(e) }));
-    } else {
+      const rid = msg.rid;
+      result.then((ok) => { if (rid !== undefined) this.send({ t: "reply", re: rid, ok }); },
+        (e) => { if (rid !== undefined) this.send({ t: "reply", re: rid, err: toErrorInfo(e) }); });
+    } else if (msg.rid !== undefined) {
       this.send({ t: "reply", re: msg.rid, ok: result });
     }
   }
@@ -153,57 +200,98 @@ export class Connection extends EventEmitter {
   }
 }
 
+/** Why `msg` is not a message (a map with a string type, integer request ids), or undefined. */
+function malformed(msg: unknown): string | undefined {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg) || msg instanceof Uint8Array) return "a message that is not a map";
+  const m = msg as Record<string, unknown>;
+  if (typeof m.t !== "string") return "a message without a string type";
+  if (m.rid !== undefined && !Number.isSafeInteger(m.rid)) return `a '${m.t}' message whose request id is not an integer`;
+  if (m.re !== undefined) {
+    if (!Number.isSafeInteger(m.re)) return "a reply whose request id is not an integer";
+    if (m.err !== undefined && (m.err === null || typeof m.err !== "object")) return "a reply whose error is not a map";
+  }
+  return undefined;
+}
+
 // Peers on the same host talk over a Unix socket beside the TCP port (a round trip measured
 // ~1.4x faster than loopback TCP here, and each write costs less CPU). The address stays
-// host:port everywhere; the socket's name is derived from it, in Linux's abstract namespace:
-// it belongs to the network namespace (as the TCP port does), needs no file and vanishes with
-// its process, however that ends. Anyone who could connect to the TCP port can connect to it,
-// and the same hello (token, version) guards it. Off with TLS (which is for the network) or
-// HELIOS_WIRE_UDS=0.
+// host:port everywhere; the socket is a file named after it in a directory only this user can
+// enter (local-socket.ts), so no other local user can connect to it or pose as it. Peers that
+// cannot use it (another user, another host) talk TCP. Off with TLS (which is for the network)
+// or HELIOS_WIRE_UDS=0.
 const UDS = process.platform === "linux" && process.env.HELIOS_WIRE_UDS !== "0";
-const udsPath = (host: string, port: number) => `\0helios-wire-${host}-${port}`;
 let localHosts: Set<string> | undefined;
 function isLocalHost(host: string): boolean {
   localHosts ??= new Set(["localhost", ...Object.values(os.networkInterfaces()).flat().map((i) => i!.address)]);
   return localHosts.has(host);
 }
 
-/** Open a connection and pass the hello handshake (over the peer's Unix socket when it is on this host). */
+/** Open a connection and pass the handshake (over the peer's Unix socket when it is on this host). */
 export async function connect(address: string, token: string): Promise<Connection> {
   const [host, port] = splitAddress(address);
-  if (UDS && !tlsConfig() && isLocalHost(host)) {
-    try { return await handshake(address, net.connect(udsPath(host, port)), "connect", token); } catch (e: any) {
-      if (e?.code !== "ENOENT" && e?.code !== "ECONNREFUSED") throw e;   // no socket there: a peer without one, TCP it is
+  const local = UDS && !tlsConfig() && isLocalHost(host) ? socketPath(host, port) : null;
+  let impostor: Error | undefined;
+  if (local) {
+    try { return await handshake(address, net.connect(local), "connect", token); } catch (e: any) {
+      // No socket there: a peer without one, TCP it is. One there that could not prove the token is
+      // either not the cluster's or this side's token is wrong: the port itself tells which.
+      if (e instanceof AuthenticationError && token) impostor = e;
+      else if (e?.code !== "ENOENT" && e?.code !== "ECONNREFUSED") throw e;
     }
   }
   const t = tlsConfig();
   const socket = t ? tls().connect({ host, port, ca: t.ca, cert: t.cert, key: t.key, servername: net.isIP(host) ? undefined : host })
     : net.connect({ host, port });
-  return handshake(address, socket, t ? "secureConnect" : "connect", token);
+  const conn = await handshake(address, socket, t ? "secureConnect" : "connect", token);
+  if (impostor) warnOnce(`uds-${address}`, `helios wire: the Unix socket of ${address} did not prove the cluster token; using TCP`);
+  return conn;
 }
 
+/** The client's side of the handshake (handshake.ts); rejects on a deadline too. */
 function handshake(address: string, socket: net.Socket, ready: string, token: string): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    socket.once("error", reject);
+    let conn: Connection | undefined;
+    const timer = setTimeout(() => {
+      fail(new AuthenticationError(`the peer at ${address} did not complete the handshake within ${HANDSHAKE_MS} ms. ` +
+        "Tip: check that the address is a Helios endpoint of this cluster."));
+    }, HANDSHAKE_MS).unref();
+    const fail = (e: Error) => { clearTimeout(timer); reject(e); if (conn) conn.close(); else socket.destroy(); };
+    socket.once("error", fail);
     socket.once(ready, () => {
-      const conn = new Connection(socket);
-      conn.onRequest = (msg) => {
-        if (msg.t === "welcome") { socket.off("error", reject); conn.onRequest = () => undefined; resolve(conn); }
-        else if (msg.t === "denied") {
-          reject(msg.code === "version" ? new VersionMismatchError(msg.message) : new AuthenticationError(msg.message));
-          conn.close();
+      const c = conn = new Connection(socket);
+      const nonce = newNonce();
+      c.onRequest = (msg) => {
+        if (msg.t === "challenge") {
+          if (!isNonce(msg.nonce)) return c.fail("a challenge without a nonce");
+          // Without a token there is nothing to check the server against: say so and let it refuse.
+          if (token && !verifyProof(token, "server", nonce, msg.nonce, msg.proof)) {
+            return fail(new AuthenticationError(`the peer at ${address} could not prove it holds the cluster token: ` +
+              "a wrong cluster token here, or an endpoint that is not this cluster's. Tip: check HELIOS_TOKEN and the address."));
+          }
+          c.send(token ? { t: "proof", proof: proof(token, "client", nonce, msg.nonce) } : { t: "proof" });
+        } else if (msg.t === "welcome") {
+          clearTimeout(timer);
+          socket.off("error", fail);
+          c.maxFrame = MAX_FRAME;
+          c.onRequest = () => undefined;
+          resolve(c);
+        } else if (msg.t === "denied") {
+          const text = typeof msg.message === "string" ? msg.message : "refused";
+          fail(msg.code === "version" ? new VersionMismatchError(text) : new AuthenticationError(text));
+        } else {
+          c.fail(`a '${msg.t}' message during the handshake`);
         }
       };
-      conn.once("close", () => reject(new Error(`connection to ${address} closed during handshake`)));
-      conn.send({ t: "hello", token, version: PROTOCOL_VERSION });
+      c.once("close", () => fail(new Error(`connection to ${address} closed during handshake`)));
+      c.send({ t: "hello", version: PROTOCOL_VERSION, nonce });
     });
   });
 }
 
 export class WireServer {
   private server: net.Server | tlsTypes.Server;
-  /** The same endpoint on a Unix socket, for peers on this host. */
-  private local?: { server: net.Server };
+  /** The same endpoint on a Unix socket, for peers of this user on this host. */
+  private local?: { server: net.Server; path: string };
   readonly connections = new Set<Connection>();
   address = "";
   /** Called after an accepted connection passed the handshake, and after one closed. */
@@ -239,19 +327,28 @@ export class WireServer {
       this.server.listen(port, host, () => {
         const a = this.server.address() as net.AddressInfo;
         this.address = `${host}:${a.port}`;
-        if (UDS && !tlsConfig()) this.listenLocal(host, a.port).then(() => resolve(this.address), () => resolve(this.address));
-        else resolve(this.address);
+        const path = UDS && !tlsConfig() ? socketPath(host, a.port) : null;
+        if (!path) return resolve(this.address);
+        this.listenLocal(path).then(() => resolve(this.address), (e) => {
+          warnOnce(`bind-${path}`, `helios wire: serving ${this.address} over TCP only: its Unix socket ${path} could not be bound (${e.message})`);
+          resolve(this.address);
+        });
       });
     });
   }
 
-  /** Listen on the Unix socket of host:port too (this process holds the TCP port, so the name is free). */
-  private listenLocal(host: string, port: number): Promise<void> {
+  /**
+   * Listen on the Unix socket of host:port too. A file left there belongs to a process that held
+   * this TCP port before and is gone (this process holds the port now): it is removed first.
+   */
+  private listenLocal(path: string): Promise<void> {
+    try { fs.unlinkSync(path); } catch { /* none there */ }
     const server = net.createServer((socket) => this.accept(socket));
     return new Promise((resolve, reject) => {
       server.once("error", reject);
-      server.listen(udsPath(host, port), () => {
-        this.local = { server };
+      server.listen(path, () => {
+        try { fs.chmodSync(path, 0o600); } catch { /* the directory is private anyway */ }
+        this.local = { server, path };
         if (this.unrefd) server.unref();
         resolve();
       });
@@ -264,33 +361,46 @@ export class WireServer {
   close(): void {
     this.server.close();
     if (this.local) {
-      this.local.server.close();
+      this.local.server.close();   // removes its file
       this.local = undefined;
     }
     for (const c of this.connections) c.close();
   }
 
+  /** The server's side of the handshake (handshake.ts): hello → challenge, proof → welcome or denied. */
   private accept(socket: net.Socket): void {
     const conn = new Connection(socket);
-    const timer = setTimeout(() => socket.destroy(), 10_000).unref();
-    conn.onRequest = (msg) => {
+    const timer = setTimeout(() => conn.fail(`no handshake within ${HANDSHAKE_MS} ms`), HANDSHAKE_MS).unref();
+    conn.once("close", () => clearTimeout(timer));
+    let clientNonce: Uint8Array | undefined;
+    const serverNonce = newNonce();
+    const deny = (code: "version" | "auth", message: string) => {
       clearTimeout(timer);
-      if (msg.t !== "hello") { socket.destroy(); return; }
-      if (msg.version !== PROTOCOL_VERSION) {
-        conn.send({ t: "denied", code: "version", message:
-          `client speaks Helios protocol ${msg.version}, this cluster speaks ${PROTOCOL_VERSION}. Tip: use the same Helios version on the client and the cluster.` });
-        conn.close();
+      conn.send({ t: "denied", code, message });
+      conn.close();
+    };
+    conn.onRequest = (msg) => {
+      if (!clientNonce) {
+        if (msg.t !== "hello") return conn.fail(`a '${msg.t}' message before the hello`);
+        if (msg.version !== PROTOCOL_VERSION) {
+          return deny("version", `client speaks Helios protocol ${String(msg.version).slice(0, 32)}, this cluster speaks ${PROTOCOL_VERSION}. ` +
+            "Tip: use the same Helios version on the client and the cluster.");
+        }
+        if (!isNonce(msg.nonce)) return conn.fail("a hello without a nonce");
+        clientNonce = msg.nonce;
+        conn.send({ t: "challenge", nonce: serverNonce, proof: proof(this.token, "server", clientNonce, serverNonce) });
         return;
       }
-      if (msg.token !== this.token) {
-        conn.send({ t: "denied", code: "auth", message: msg.token ? "wrong cluster token" : "missing cluster token" });
-        conn.close();
-        return;
-      }
+      if (msg.t !== "proof") return conn.fail(`a '${msg.t}' message before the handshake was done`);
+      if (msg.proof === undefined) return deny("auth", "missing cluster token");
+      if (!verifyProof(this.token, "client", clientNonce, serverNonce, msg.proof)) return deny("auth", "wrong cluster token");
+      clearTimeout(timer);
+      conn.maxFrame = MAX_FRAME;
       this.connections.add(conn);
       conn.on("close", () => { this.connections.delete(conn); this.onClose?.(conn); });
       conn.onRequest = () => undefined;
       conn.send({ t: "welcome" });
+      conn.flushNow();   // alone in its frame: the client reads it under the pre-handshake frame limit
       if (this.onConnection) this.onConnection(conn);
       else {
         let serve!: () => void;
