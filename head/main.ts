@@ -7,6 +7,7 @@ import { Head } from "./head.js";
 import { HeadStore, type FsyncPolicy } from "./store.js";
 import { addService, bindServer, createServer } from "../src/rpc/grpc.js";
 import { exitWithParent } from "../src/cluster/daemon.js";
+import { privateDir } from "../src/cluster/private-dir.js";
 
 const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
@@ -20,6 +21,8 @@ const fsync = (process.env.HELIOS_HEAD_FSYNC ?? "interval") as FsyncPolicy;
 let store: HeadStore;
 try {
   if (fsync !== "always" && fsync !== "interval") throw new Error(`HELIOS_HEAD_FSYNC must be "always" or "interval", got ${JSON.stringify(fsync)}`);
+  // Its own data directory (in the shared temp dir, at a name another user can guess) is private, and not one planted there.
+  if (!process.env.HELIOS_HEAD_DIR) privateDir(dataDir, "the head's data directory");
   store = HeadStore.open(storageDir, { fsync, warn: (m) => console.error(`helios head: ${m}`) });
 } catch (e) {
   console.error(`helios head: ${(e as Error).message}`);

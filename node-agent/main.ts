@@ -9,9 +9,9 @@ import { forkWorker } from "./worker-pool.js";
 const bootJob = process.env.HELIOS_JOB ? JSON.parse(process.env.HELIOS_JOB) : undefined;
 const forked = bootJob && process.env.HELIOS_PRESTART !== "0" ? forkWorker(bootJob) : undefined;
 
-const [{ NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, createServer, RpcClient }, { exitWithParent }, { newNodeId }] =
-  await Promise.all([import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
-    import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js")]);
+const [{ NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, createServer, RpcClient }, { exitWithParent }, { newNodeId },
+  { privateDir }] = await Promise.all([import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
+    import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js"), import("../src/cluster/private-dir.js")]);
 
 const token = process.env.HELIOS_TOKEN ?? "";
 const host = process.env.HELIOS_HOST ?? "127.0.0.1";
@@ -21,12 +21,21 @@ const labels: Record<string, string> = JSON.parse(process.env.HELIOS_LABELS ?? "
 resources.CPU ??= os.cpus().length;
 const nodeId = newNodeId();
 const sessionDir = process.env.HELIOS_SESSION_DIR ?? path.join(os.tmpdir(), `helios-${nodeId}`);
-const storeDir = pickStoreDir(nodeId);
-const store = new StoreMonitor(storeDir, { capacity: storeCapacity(storeDir), spillDir: process.env.HELIOS_SPILL_DIR
-  ? path.join(process.env.HELIOS_SPILL_DIR, `helios-spill-${nodeId}`) : path.join(os.tmpdir(), `helios-spill-${nodeId}`) });
+let storeDir: string;
+let store: InstanceType<typeof StoreMonitor>;
+try {
+  // Private (0700), and refused when another user made a directory of that name first.
+  privateDir(sessionDir, "the node's session directory");
+  storeDir = pickStoreDir(nodeId);
+  store = new StoreMonitor(storeDir, { capacity: storeCapacity(storeDir), spillDir: process.env.HELIOS_SPILL_DIR
+    ? path.join(process.env.HELIOS_SPILL_DIR, `helios-spill-${nodeId}`) : path.join(os.tmpdir(), `helios-spill-${nodeId}`) });
+} catch (e) {
+  console.error(`helios agent: ${(e as Error).message}`);
+  process.exit(1);
+}
 store.start();
 const logDir = path.join(sessionDir, "logs");
-fs.mkdirSync(logDir, { recursive: true });
+fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
 
 const server = createServer(token);
 const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT ?? 0));
@@ -64,9 +73,8 @@ exitWithParent(() => {
 function pickStoreDir(id: string): string {
   for (const base of ["/dev/shm", os.tmpdir(), process.env.HELIOS_SPILL_DIR].filter((b): b is string => !!b)) sweepStaleStores(base);
   const base = fs.existsSync("/dev/shm") && fs.statfsSync("/dev/shm").bavail * fs.statfsSync("/dev/shm").bsize > 1 << 30 ? "/dev/shm" : os.tmpdir();
-  const dir = path.join(base, `helios-objects-${id}`);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, ".agent-pid"), `${process.pid}\n`);
+  const dir = privateDir(path.join(base, `helios-objects-${id}`), "the object store directory");
+  fs.writeFileSync(path.join(dir, ".agent-pid"), `${process.pid}\n`, { mode: 0o600 });
   return dir;
 }
 
@@ -80,9 +88,14 @@ function sweepStaleStores(base: string): void {
   for (const name of names) {
     const dir = path.join(base, name);
     let pid: number;
-    try { pid = Number(fs.readFileSync(path.join(dir, ".agent-pid"), "utf8")); } catch { continue; }
+    try {
+      // Only this user's own stores: another user's directory (or a link planted there) is not ours to read or remove.
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== process.getuid?.()) continue;
+      pid = Number(fs.readFileSync(path.join(dir, ".agent-pid"), "utf8"));
+    } catch { continue; }
     if (pid > 0 && isAgent(pid)) continue;
-    fs.rmSync(dir, { recursive: true, force: true });
+    try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* another process removes it too */ }
   }
 }
 

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalStore, isObjectFile, type StoreConfig } from "../src/core/store.js";
 import type { ObjectId } from "../src/ids.js";
+import { privateDir } from "../src/cluster/private-dir.js";
 
 /** After spilling, the store holds at most this share of its capacity. */
 const LOW_WATER = 0.8;
@@ -27,9 +28,9 @@ export class StoreMonitor {
   private failedAt = -1;
 
   constructor(readonly dir: string, readonly config: StoreConfig) {
-    fs.mkdirSync(config.spillDir, { recursive: true });
-    fs.writeFileSync(path.join(config.spillDir, ".agent-pid"), `${process.pid}\n`);
-    fs.writeFileSync(path.join(dir, ".store.json"), JSON.stringify(config));
+    privateDir(config.spillDir, "the object spill directory");
+    fs.writeFileSync(path.join(config.spillDir, ".agent-pid"), `${process.pid}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, ".store.json"), JSON.stringify(config), { mode: 0o600 });
     this.store = new LocalStore(dir);
   }
 
@@ -84,7 +85,7 @@ export class StoreMonitor {
     const total = this.total();
     if (total !== this.lastPublished) {
       const tmp = path.join(this.dir, `.usage.${process.pid}`);
-      fs.writeFileSync(tmp, String(total));
+      fs.writeFileSync(tmp, String(total), { mode: 0o600 });
       fs.renameSync(tmp, path.join(this.dir, ".usage"));
       this.lastPublished = total;
     }

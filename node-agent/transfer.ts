@@ -1,10 +1,12 @@
 // Object transfer between nodes, agent to agent: a node pulls a stored object from the node
 // holding it in chunks (several in flight) into its own store, once per node however many
 // local tasks want it. The serving side remembers who copied, so a free reaches every copy.
+// Ids from peers are checked before anything else (objectId): one that is not an object id
+// (`../../etc/x`, an absolute path) gets InvalidIdError and names no file.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { WireServer, connect, type Connection, type Message } from "../src/rpc/wire.js";
-import type { ObjectId } from "../src/ids.js";
+import { objectId, type ObjectId } from "../src/ids.js";
 import { pullChunks, readChunk } from "../src/rpc/chunks.js";
 import { LocalStore } from "../src/core/store.js";
 
@@ -33,6 +35,7 @@ export class ObjectTransfer {
 
   /** Serving side of the chunk protocol (the same messages a remote driver's endpoint serves). */
   private serve(m: Message): unknown {
+    if (m.t === "stat" || m.t === "read" || m.t === "free") objectId(m.id);
     switch (m.t) {
       case "stat": {
         if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
@@ -51,6 +54,7 @@ export class ObjectTransfer {
 
   /** Make a local copy of `id` from the endpoint `from` (deduplicated per object). */
   fetch(id: ObjectId, from: string): Promise<void> {
+    try { objectId(id); } catch (e) { return Promise.reject(e); }
     if (this.store.has(id)) return Promise.resolve();
     let p = this.pulls.get(id);
     if (!p) {
@@ -66,7 +70,7 @@ export class ObjectTransfer {
     const dir = this.store.placeFor(size);   // in memory if there is room (made room for), else spilled
     const tmp = path.join(dir, id) + ".part";
     try {
-      const fd = fs.openSync(tmp, "w");
+      const fd = fs.openSync(tmp, "w", 0o600);
       try {
         await pullChunks(conn, id, size, (offset, bytes) => { fs.writeSync(fd, bytes, 0, bytes.length, offset); });
       } finally { fs.closeSync(fd); }

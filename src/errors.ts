@@ -64,6 +64,12 @@ export class TaskUnschedulableError extends HeliosError {}
 export class HeadUnavailableError extends HeliosError {}
 /** An API called in a state that does not allow it (e.g. before init()). */
 export class IllegalStateError extends HeliosError {}
+/** An id (object id, package hash) that is not of the form Helios makes: refused before it names a file. */
+export class InvalidIdError extends HeliosError {}
+/** A directory Helios keeps private data in exists already and is not this user's own (or not a directory). */
+export class UnsafeDirectoryError extends HeliosError {}
+/** A code package whose bytes do not hash to the name it was uploaded or downloaded under. */
+export class PackageIntegrityError extends HeliosError {}
 
 /** A value that cannot cross a process boundary; names the argument path and its type. */
 export class SerializationError extends HeliosError {
@@ -76,6 +82,7 @@ const byName: Record<string, new (message: string) => HeliosError> = {
   GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError, ActorUnavailableError,
   ObjectLostError, OwnerDiedError, TaskCancelledError, OutOfMemoryError, ObjectStoreFullError,
   AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError, HeadUnavailableError,
+  InvalidIdError, UnsafeDirectoryError, PackageIntegrityError,
 };
 
 /** Plain-data form of an error, as it travels between processes. */

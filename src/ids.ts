@@ -1,5 +1,6 @@
 // Branded ids: a TaskId cannot be passed where an ObjectId is expected.
 import { customAlphabet } from "nanoid";
+import { InvalidIdError } from "./errors.js";
 
 type Brand<T, B extends string> = T & { readonly __brand: B };
 export type TaskId = Brand<string, "TaskId">;
@@ -27,3 +28,18 @@ export const newLeaseId = () => ("l" + gen()) as LeaseId;
 export const newPutId = () => ("p" + next()) as ObjectId;
 /** The i-th return object of a task: derivable, so retries produce the same ids. */
 export const returnId = (task: TaskId, i: number) => `${task}.${i}` as ObjectId;
+
+/**
+ * What an object id looks like: a task id (letters and digits) with the index of a return
+ * (`<task>.<i>`), or a put id (letters and digits). Object ids name files in the node's store,
+ * so every edge that takes one from a peer checks it: `../x`, `/etc/x`, NUL or a slash never
+ * reach a path.
+ */
+const OBJECT_ID = /^[A-Za-z0-9]{1,64}(?:\.[0-9]{1,9})?$/;
+
+/** `id` as an ObjectId, or InvalidIdError; e.g. objectId("p3fk2a9c0x1b") passes, objectId("../x") throws. */
+export function objectId(id: unknown): ObjectId {
+  if (typeof id === "string" && OBJECT_ID.test(id)) return id as ObjectId;
+  throw new InvalidIdError(`${JSON.stringify(id)?.slice(0, 80)} is not an object id (letters and digits, then an optional .<n>). ` +
+    "Tip: pass ids from the ObjectRefs Helios made; an id is never a path.");
+}

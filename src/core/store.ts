@@ -15,10 +15,13 @@
 // first, then the oldest objects move to the spill directory (claim, copy, rename, unlink: see
 // spillSteps; a reader looks in each place). A value that still does not fit is written to the
 // spill directory directly; with no room there either, ObjectStoreFullError.
+//
+// Only the agent's user can read objects: the store and spill directories are 0700 (made by the
+// agent, cluster/private-dir.ts), object files 0600; an id is checked before it names a file.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ObjectId } from "../ids.js";
+import { objectId, type ObjectId } from "../ids.js";
 import type { Serialized } from "../serialization.js";
 import { ObjectStoreFullError } from "../errors.js";
 
@@ -44,8 +47,8 @@ export class LocalStore {
 
   constructor(readonly dir: string) { this.pool = path.join(dir, ".pool"); }
 
-  /** Where a value is written when there is room in memory (and where transfers land). */
-  path(id: ObjectId): string { return path.join(this.dir, id); }
+  /** Where a value is written when there is room in memory (and where transfers land); InvalidIdError for what is not an id. */
+  path(id: ObjectId): string { return path.join(this.dir, objectId(id)); }
 
   /** The store's capacity and spill directory; null for a store without them (a bare directory). */
   config(): StoreConfig | null {
@@ -57,7 +60,7 @@ export class LocalStore {
 
   spillPath(id: ObjectId): string | undefined {
     const c = this.config();
-    return c ? path.join(c.spillDir, id) : undefined;
+    return c ? path.join(c.spillDir, objectId(id)) : undefined;
   }
 
   /**
@@ -87,6 +90,7 @@ export class LocalStore {
   size(id: ObjectId): number { return this.withFile(id, (f) => fs.statSync(f).size); }
 
   write(id: ObjectId, value: Serialized): void {
+    objectId(id);
     const dir = this.placeFor(value.size);
     try {
       this.writeIn(dir, id, value);
@@ -104,7 +108,7 @@ export class LocalStore {
     const tmp = path.join(dir, id) + ".tmp";
     const reused = dir === this.dir ? this.takeSegment(value.size, tmp) : 0;
     try {
-      const fd = fs.openSync(tmp, reused ? "r+" : "w");
+      const fd = fs.openSync(tmp, reused ? "r+" : "w", 0o600);   // readable by this user only, whatever the umask allows
       try {
         let pos = 0;
         for (const c of value.chunks) {
@@ -230,7 +234,7 @@ export class LocalStore {
     const c = this.config();
     if (size > 1 << 20 && this.pooledBytes() + size <= POOL_BYTES && (!c || this.usage() + size <= c.capacity)) {
       try {
-        fs.mkdirSync(this.pool, { recursive: true });
+        fs.mkdirSync(this.pool, { recursive: true, mode: 0o700 });
         fs.renameSync(file, path.join(this.pool, `${size}.${process.pid}.${++segmentSeq}`));
         return rest();
       } catch { /* fall through and delete */ }
