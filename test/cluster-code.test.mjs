@@ -57,6 +57,6 @@ test("a task from a module of the driver's project runs on an agent that cannot 
   assert.equal(out.sawOriginal, false);               // the agent's host cannot see the driver's directory
   assert.ok(!out.module.startsWith(project), `module ran from ${out.module}`);
   assert.ok(out.module.endsWith("/lib/tasks.js"));
-  assert.match(out.cwd, /packages\/[0-9a-f]{24}$/);    // the unpacked, content-hashed package
+  assert.match(out.cwd, /packages\/[0-9a-f]{64}$/);    // the unpacked package, named by its hash
   assert.equal(path.join(out.cwd, "lib/tasks.js"), out.module);
 });
