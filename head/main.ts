@@ -28,7 +28,8 @@ try {
   console.error(`helios head: ${(e as Error).message}`);
   process.exit(1);
 }
-const loaded = { nodes: store.table("nodes").size, actors: store.table("actors").size, jobs: store.table("jobs").size };
+const loaded = { nodes: store.table("nodes").size, actors: store.table("actors").size, jobs: store.table("jobs").size,
+  skipped: store.loadReport.skipped.length };
 const head = new Head({ token, store, healthTimeoutMs: Number(process.env.HELIOS_HEALTH_TIMEOUT_MS ?? 10_000) });
 const server = createServer(token);
 const handlers = head.handlers();

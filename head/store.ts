@@ -7,8 +7,17 @@
 //   LOCK         {"pid", "bootId"} of the head that has the directory open.
 //   packages/    code packages (head/packages.ts), content-addressed files.
 //
-// Loading stops at the first record that is cut short or fails its checksum (a write torn by a
-// crash can only be the last one): the file is truncated there and the head starts with the rest.
+// Loading: a crash in the middle of a write can only tear the last record, so a bad region with
+// no valid record after it (cut short, failing its checksum, garbage or zeros) is a torn tail:
+// the file is truncated there. A bad record with valid records after it is damage, not a torn
+// write: it is skipped — loading carries on at the next valid record (first where the bad
+// record's own length says it ends, else scanning forward byte by byte for a frame whose length
+// fits, whose checksum matches and whose payload decodes to [table, key, value?]) — and nothing
+// after it is lost. A whole frame that decodes to something else (a key that is not a non-empty
+// string, an unknown table) is skipped the same way, wherever it is. When records were skipped,
+// the log as it was is copied to tables.log.corrupt-<time> (the offsets reported refer to it, for
+// a repair by hand) and the log is rewritten without them, so the damage is reported once and
+// nothing is silently lost; `loadReport` keeps what was skipped for the head to tell (helios status).
 // Compaction writes the live records to tables.log.compact, fsyncs it and renames it over
 // tables.log, so a crash at any point leaves one complete log.
 //
@@ -28,8 +37,20 @@ export interface StoreOptions {
   fsync?: FsyncPolicy;
   /** Compact once the log exceeds twice its live records plus this many bytes. */
   compactSlackBytes?: number;
-  /** Where warnings go (a dropped torn record). */
+  /** Where warnings go (a dropped torn record, skipped corrupt records). */
   warn?: (message: string) => void;
+}
+
+/** A record skipped while loading: where it was in the log, its length, and why. */
+export interface SkippedRecord { offset: number; bytes: number; reason: string }
+/** What loading found: records applied, records skipped (and where the log was saved before its
+ *  rewrite), and a torn tail that was cut. */
+export interface LoadReport {
+  records: number;
+  skipped: SkippedRecord[];
+  /** The log as it was, copied aside when records were skipped. */
+  savedAs?: string;
+  torn?: { offset: number; bytes: number };
 }
 
 /** Another live process holds the storage directory. */
@@ -58,6 +79,8 @@ export class HeadStore {
   private closed = false;
   private readonly fsync: FsyncPolicy;
   private readonly slack: number;
+  /** What loading the log found (records skipped as corrupt, a torn tail cut). */
+  readonly loadReport: LoadReport;
 
   private constructor(readonly dir: string, options: StoreOptions) {
     this.fsync = options.fsync ?? "interval";
@@ -65,14 +88,29 @@ export class HeadStore {
     const file = path.join(dir, LOG);
     this.fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND, 0o600);
     const bytes = fs.readFileSync(file);
-    const good = this.replay(bytes);
-    if (good < bytes.length) {
-      options.warn?.(`head storage ${file}: dropped ${bytes.length - good} byte(s) after offset ${good} ` +
+    const { end, records, skipped } = this.replay(bytes);
+    this.loadReport = { records, skipped };
+    if (end < bytes.length) {
+      this.loadReport.torn = { offset: end, bytes: bytes.length - end };
+      options.warn?.(`head storage ${file}: dropped ${bytes.length - end} byte(s) after offset ${end} ` +
         "(a record cut short or failing its checksum, as a crash in the middle of a write leaves it)");
-      fs.ftruncateSync(this.fd, good);
+      fs.ftruncateSync(this.fd, end);
       fs.fdatasyncSync(this.fd);
     }
-    this.logBytes = good;
+    this.logBytes = end;
+    if (skipped.length) {
+      const saved = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      fs.writeFileSync(saved, bytes, { mode: 0o600, flush: true });
+      this.loadReport.savedAs = saved;
+      for (const r of skipped) {
+        options.warn?.(`head storage ${file}: skipped a corrupt record at offset ${r.offset} (${r.bytes} byte(s): ${r.reason}); ` +
+          "the records after it were loaded");
+      }
+      options.warn?.(`head storage ${file}: ${skipped.length} record(s) skipped; the log as it was is saved in ${saved} ` +
+        "(offsets refer to it) and the log was rewritten without them. " +
+        "Tip: what a skipped record held (an actor, a job, a kv key or a node as it last changed) is lost or older; check them with 'helios status'.");
+      this.compact();
+    }
     this.maybeCompact();
   }
 
@@ -93,6 +131,11 @@ export class HeadStore {
 
   private append(rec: [TableName, string, unknown?]): void {
     if (this.closed) throw new Error(`head storage ${this.dir} is closed`);
+    // Never persist what the next load would refuse (it would be skipped as corrupt).
+    if (!TABLES.has(rec[0]) || typeof rec[1] !== "string" || rec[1].length === 0) {
+      throw new TypeError(`head storage: refusing a record for table ${JSON.stringify(rec[0])} with key ${describeKey(rec[1])}: ` +
+        "keys are non-empty strings of a known table. Tip: validate the request that led here at the edge (src/rpc/schema.ts).");
+    }
     const buf = frame(packr.pack(rec));
     writeAll(this.fd, buf);
     this.logBytes += buf.length;
@@ -117,22 +160,29 @@ export class HeadStore {
     }
   }
 
-  /** Apply the records of a log; returns the length of its intact prefix. */
-  private replay(bytes: Buffer): number {
+  /**
+   * Apply the records of a log, skipping bad ones that have valid records after them. `end`: where
+   * the loaded part ends (a torn tail starts there).
+   */
+  private replay(bytes: Buffer): { end: number; records: number; skipped: SkippedRecord[] } {
+    const skipped: SkippedRecord[] = [];
     let off = 0;
-    while (off + HEADER <= bytes.length) {
-      const len = bytes.readUInt32LE(off);
-      const end = off + HEADER + len;
-      if (end > bytes.length) break;
-      const payload = bytes.subarray(off + HEADER, end);
-      if (crc32(payload) !== bytes.readUInt32LE(off + 4)) break;
-      let rec: unknown;
-      try { rec = packr.unpack(payload); } catch { break; }
-      if (!Array.isArray(rec) || typeof rec[0] !== "string" || typeof rec[1] !== "string") break;
-      this.apply(rec as [TableName, string, unknown?], Buffer.from(bytes.subarray(off, end)));
-      off = end;
+    let records = 0;
+    while (off < bytes.length) {
+      const r = readRecord(bytes, off);
+      if ("rec" in r) {
+        this.apply(r.rec, Buffer.from(bytes.subarray(off, r.end)));
+        records++;
+        off = r.end;
+        continue;
+      }
+      // Whole and intact but not a record (a key that is not a string): its end is where it says.
+      const next = "framed" in r ? r.framed : resync(bytes, off);
+      if (next === undefined) break;   // nothing valid after it: a torn tail
+      skipped.push({ offset: off, bytes: next - off, reason: r.bad });
+      off = next;
     }
-    return off;
+    return { end: off, records, skipped };
   }
 
   private scheduleSync(): void {
@@ -178,6 +228,40 @@ export class HeadStore {
     fs.closeSync(this.fd);
     unlock(this.dir);
   }
+}
+
+const TABLES: ReadonlySet<string> = new Set<TableName>(["nodes", "actors", "jobs", "kv"]);
+
+const describeKey = (k: unknown): string => typeof k === "string" ? JSON.stringify(k.slice(0, 80)) : k === null ? "null" : typeof k;
+
+/** The record at `off`, or why there is none (`framed`: its frame is whole, its checksum matches; where it ends). */
+function readRecord(bytes: Buffer, off: number): { rec: [TableName, string, unknown?]; end: number } | { bad: string; framed?: number } {
+  if (off + HEADER > bytes.length) return { bad: "cut short" };
+  const len = bytes.readUInt32LE(off);
+  const end = off + HEADER + len;
+  if (len === 0 || end > bytes.length) return { bad: len === 0 ? "empty" : "cut short" };
+  const payload = bytes.subarray(off + HEADER, end);
+  if (crc32(payload) !== bytes.readUInt32LE(off + 4)) return { bad: "checksum mismatch" };
+  let rec: unknown;
+  try { rec = packr.unpack(payload); } catch { return { bad: "not msgpack", framed: end }; }
+  if (!Array.isArray(rec) || (rec.length !== 2 && rec.length !== 3) || !TABLES.has(rec[0])) return { bad: "not a [table, key, value?] record", framed: end };
+  if (typeof rec[1] !== "string" || rec[1].length === 0) return { bad: `its key is ${describeKey(rec[1])}, not a non-empty string`, framed: end };
+  return { rec: rec as [TableName, string, unknown?], end };
+}
+
+/**
+ * Where the next valid record after a bad one at `off` starts, if any: where the bad record's
+ * length says it ends (a flipped byte in its payload or checksum), else the first offset, byte
+ * by byte, where a valid record is (its length was damaged too, or garbage was written there).
+ */
+function resync(bytes: Buffer, off: number): number | undefined {
+  if (off + HEADER <= bytes.length) {
+    const end = off + HEADER + bytes.readUInt32LE(off);
+    const at = end < bytes.length ? readRecord(bytes, end) : undefined;
+    if (at && ("rec" in at || at.framed)) return end;
+  }
+  for (let p = off + 1; p + HEADER < bytes.length; p++) if ("rec" in readRecord(bytes, p)) return p;
+  return undefined;
 }
 
 function frame(payload: Uint8Array): Buffer {
