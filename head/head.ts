@@ -9,6 +9,8 @@ import { PackageStore } from "./packages.js";
 import { OwnerTable } from "./owners.js";
 import { KvTable } from "./kv.js";
 import type { HeadStore } from "./store.js";
+import { headRequests } from "./requests.js";
+import { validated } from "../src/rpc/schema.js";
 import * as path from "node:path";
 
 /*  Actor lifecycle:
@@ -58,8 +60,9 @@ export class Head {
     this.restore();
   }
 
+  /** The Head service's methods, each body checked against its schema (head/requests.ts) first. */
   handlers() {
-    return {
+    return validated("Head", headRequests, {
       ...this.packages.handlers(),
       ...this.kv.handlers(),
       registerNode: (n: NodeRegistration) => {
@@ -102,7 +105,9 @@ export class Head {
         return {};
       },
       listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
-    };
+      // The head's storage, and what loading it found (records skipped as corrupt): helios status warns about those.
+      headInfo: () => ({ storage: this.store.dir, ...this.store.loadReport }),
+    });
   }
 
   private info(id: ActorId): ActorInfo | null {

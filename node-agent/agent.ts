@@ -15,6 +15,8 @@ import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
 import { MemoryMonitor, memoryConfigFromEnv, type MemoryConfig } from "./memory-monitor.js";
+import { agentRequests } from "./requests.js";
+import { validated } from "../src/rpc/schema.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
@@ -83,8 +85,9 @@ export class NodeAgent {
     this.memory.start();
   }
 
+  /** The NodeAgent service's methods, each body checked against its schema (node-agent/requests.ts) first. */
   handlers() {
-    return {
+    return validated("NodeAgent", agentRequests, {
       registerDriver: (j: JobInfo) => this.registerDriver(j),
       requestLease: (r: LeaseRequest, ctx: CallContext) => this.requestLease(r, ctx),
       fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
@@ -100,7 +103,7 @@ export class NodeAgent {
         workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address,
           leaseId: w.leaseId, leaseOwner: w.leaseOwner })),
         transferAddress: this.config.transferAddress, store: this.config.storeStats?.() }),
-    };
+    });
   }
 
   /** A driver on this machine: keep its job, and have its workers warm (also called at boot for an embedded cluster). */

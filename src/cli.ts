@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { clusterStatus, formatStatus, readDaemons, readTokenFile, startAgent, startHead, stopDaemons, tokenFile } from "./cluster/daemons.js";
+import { clusterStatus, formatStatus, formatStorageWarning, headStorage, readDaemons, readTokenFile, startAgent, startHead, stopDaemons, tokenFile } from "./cluster/daemons.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/ or dist/src/: package.json sits at the package root.
@@ -69,6 +69,7 @@ program.command("start")
         console.log([
           `Started the Helios head again at ${r.address} (pid ${r.pid}), on its storage ${r.storage}`,
           `(loaded ${nodes} node(s), ${actors} actor(s), ${jobs} job(s)). Its node agents reconnect by themselves.`,
+          ...(r.restarted.skipped ? [`Warning: ${r.restarted.skipped} corrupt record(s) of its storage were skipped; 'helios status' says where.`] : []),
           ...(r.agent ? [`Started a node agent ${r.agent.nodeId} at ${r.agent.address} (pid ${r.agent.pid}).`] : []),
         ].join("\n"));
         return;
@@ -109,7 +110,10 @@ program.command("status")
     if (!address) throw new Error("no cluster to ask: pass --address HOST:PORT, set HELIOS_ADDRESS, or start one with 'helios start --head'");
     const token = o.token || readTokenFile();
     if (!token) throw new Error(missingToken());
-    console.log(formatStatus(address, await clusterStatus(address, token)));
+    const [nodes, storage] = await Promise.all([clusterStatus(address, token), headStorage(address, token)]);
+    console.log(formatStatus(address, nodes));
+    const warning = formatStorageWarning(storage);
+    if (warning) console.log(`\n${warning}`);
     // Done: a connection attempt to an unreachable node (a cut link) may linger for a minute
     // after its call timed out, and must not hold the answer back.
     process.exit(0);

@@ -132,3 +132,9 @@ export function fromErrorInfo(info: ErrorInfo): Error {
   e.name = info.name;
   return e;
 }
+
+// ---- requests refused at the edge of the control plane (src/rpc/schema.ts) ----------------
+
+/** A control-plane request whose body does not have its method's shape (gRPC's INVALID_ARGUMENT); names the method and the wrong place. */
+export class InvalidRequestError extends HeliosError {}
+byName.InvalidRequestError = InvalidRequestError;

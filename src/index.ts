@@ -9,6 +9,6 @@ export {
   HeliosError, isHeliosError, TaskError, GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError,
   ActorUnavailableError, ObjectLostError, OwnerDiedError, TaskCancelledError, SerializationError, OutOfMemoryError,
   ObjectStoreFullError, AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
-  HeadUnavailableError, InvalidIdError, UnsafeDirectoryError, PackageIntegrityError,
+  HeadUnavailableError, InvalidIdError, UnsafeDirectoryError, PackageIntegrityError, InvalidRequestError,
 } from "./errors.js";
 export type * from "./types.js";

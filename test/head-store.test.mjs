@@ -145,3 +145,38 @@ test("put refuses a key that is not a non-empty string, and writes nothing", () 
     assert.equal(fs.statSync(logOf(dir)).size, 0);
   } finally { s.close(); }
 });
+
+test("a head started on a log with a corrupt record says so, and helios status warns naming the offset", async () => {
+  const { spawn, execFile } = await import("node:child_process");
+  const { once } = await import("node:events");
+  const { createInterface } = await import("node:readline");
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+  const dir = freshDir();
+  const s = HeadStore.open(dir);
+  const offsets = [];
+  for (const key of ["a", "b", "c"]) { offsets.push(fs.statSync(logOf(dir)).size); s.put("kv", `ns\0${key}`, new Uint8Array([1])); }
+  s.close();
+  const log = fs.readFileSync(logOf(dir));
+  log[offsets[1] + 4] ^= 0x10;   // b's checksum
+  fs.writeFileSync(logOf(dir), log);
+
+  const env = { ...process.env, HELIOS_TOKEN: "t", HELIOS_HEAD_STORAGE: dir, HELIOS_PORT: "0", HELIOS_PARENT: "", HELIOS_HOME: path.join(base, "home") };
+  delete env.HELIOS_JOB;
+  const proc = spawn(process.execPath, [path.join(root, "dist/head/main.js")], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  proc.stderr.setEncoding("utf8").on("data", (d) => { stderr += d; });
+  try {
+    const [line] = await once(createInterface({ input: proc.stdout }), "line");
+    const info = JSON.parse(line);
+    assert.equal(info.loaded.skipped, 1);
+    assert.match(stderr, new RegExp(`skipped a corrupt record at offset ${offsets[1]} `));
+    const out = await new Promise((resolve) => execFile(process.execPath, [path.join(root, "dist/src/cli.js"), "status", "--address", info.address, "--token", "t"],
+      { env, timeout: 30_000 }, (_e, stdout, err) => resolve(stdout + err)));
+    assert.match(out, /0 node\(s\)/);
+    assert.match(out, new RegExp(`Warning: the head skipped 1 corrupt record\\(s\\) of its storage ${dir} when it started, at offset ${offsets[1]} \\(\\d+ bytes: checksum mismatch\\)`));
+    assert.match(out, /tables\.log\.corrupt-/);
+  } finally {
+    proc.kill("SIGTERM");
+    await once(proc, "exit");
+  }
+});

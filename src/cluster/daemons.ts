@@ -159,7 +159,7 @@ export interface HeadStarted {
   /** The agent started with the head; unset when a restarted head found this machine's agent still running. */
   agent?: AgentRecord;
   /** Set when a head that had died was started again on its storage: what it loaded from there. */
-  restarted?: { nodes: number; actors: number; jobs: number };
+  restarted?: { nodes: number; actors: number; jobs: number; skipped?: number };
 }
 
 /** Start a new cluster's head (and an agent beside it), or start again this machine's head that died. */
@@ -264,6 +264,29 @@ export type NodeRow = Omit<NodeInfo, "available" | "labels"> & Partial<Pick<Node
   /** The node's object store, as its agent reports it (live nodes whose agent answered). */
   store?: { capacity: number; usedBytes: number; spilledObjects: number; spilledBytes: number };
 };
+
+/** What the head's storage held when it started: records skipped as corrupt (head/store.ts LoadReport). */
+export interface HeadStorageReport {
+  storage: string;
+  records: number;
+  skipped: Array<{ offset: number; bytes: number; reason: string }>;
+  savedAs?: string;
+}
+
+/** The head's storage report, or undefined when it cannot tell (not answered in time). */
+export async function headStorage(address: string, token: string): Promise<HeadStorageReport | undefined> {
+  const client = new RpcClient(address, "Head", token);
+  try { return await client.call<HeadStorageReport>("headInfo", {}, 3000); } catch { return undefined; } finally { client.close(); }
+}
+
+/** A warning line when the head skipped corrupt records of its storage as it started; else undefined. */
+export function formatStorageWarning(r: HeadStorageReport | undefined): string | undefined {
+  if (!r?.skipped.length) return undefined;
+  const where = r.skipped.slice(0, 5).map((s) => `offset ${s.offset} (${s.bytes} bytes: ${s.reason})`).join(", ") + (r.skipped.length > 5 ? ", …" : "");
+  return `Warning: the head skipped ${r.skipped.length} corrupt record(s) of its storage ${r.storage} when it started, at ${where}; ` +
+    `what they held (an actor, job, node or kv key) is lost or older. The log as it was is saved in ${r.savedAs}. ` +
+    "Tip: look for missing named actors and kv keys, and keep that file to repair from.";
+}
 
 /** The head's node list, with each live node's availability asked of its agent. */
 export async function clusterStatus(address: string, token: string): Promise<NodeRow[]> {
