@@ -60,7 +60,7 @@ export class NodeAgent {
   readonly memory: MemoryMonitor;
   /** When each busy worker got its current lease or actor: the memory monitor kills the newest first. */
   private busySince = new WeakMap<Worker, number>();
-  /** Why workers were killed on purpose (out of memory), for their owners to ask (`workerFate`). */
+  /** Why workers died, when known (killed out of memory, an uncaught exception), for their owners to ask (`workerFate`). */
   private fates = new Map<WorkerId, ErrorInfo>();
   /** Jobs whose driver ended (the head says so): their workers stop once they hold no lease. */
   private ended = new Set<JobId>();
@@ -74,7 +74,8 @@ export class NodeAgent {
     this.pool = new WorkerPool({ ...config,
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
       onExit: (w) => this.onWorkerExit(w),
-      onOwnersGone: (w, gone) => this.ownersGone(w, gone) });
+      onOwnersGone: (w, gone) => this.ownersGone(w, gone),
+      onUncaught: (w, e) => this.remember(w, uncaughtFate(w, e, config.nodeId)) });
     this.memory = new MemoryMonitor(config.memory ?? memoryConfigFromEnv(), {
       nodeId: config.nodeId,
       workerPids: () => [...this.pool.workers.values()].map((w) => w.pid),
@@ -303,10 +304,14 @@ export class NodeAgent {
   private killForMemory(pid: number, fate: ErrorInfo): void {
     const w = [...this.pool.workers.values()].find((x) => x.pid === pid);
     if (!w) return;
-    this.fates.set(w.id, fate);
-    if (this.fates.size > 1000) this.fates.delete(this.fates.keys().next().value!);
+    this.remember(w, fate);
     console.error(`${w.actorId ? `actor ${w.actorId}'s` : "a task's"} worker ${fate.message}`);
     this.pool.kill(w.id);
+  }
+
+  private remember(w: Worker, fate: ErrorInfo): void {
+    this.fates.set(w.id, fate);
+    if (this.fates.size > 1000) this.fates.delete(this.fates.keys().next().value!);
   }
 
   /** A leased worker lost the connection from its lease's owner: the owner is gone (or gave the lease up), take it back. */
@@ -359,4 +364,17 @@ export class NodeAgent {
     for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));
     this.head.close();
   }
+}
+
+/**
+ * A worker's death by an uncaught exception, worded to follow "task f " or "its worker " (as
+ * the memory monitor's fates are): a WorkerCrashedError, retried like any crash, whose cause is
+ * the exception.
+ */
+function uncaughtFate(w: Worker, e: { name: string; message: string; stack: string }, nodeId: string): ErrorInfo {
+  const stack = e.stack.split("\n").slice(0, 12).join("\n");
+  return { name: "WorkerCrashedError", cause: { name: e.name, message: e.message },
+    message: `died of an uncaught ${e.name}: ${e.message} (worker pid ${w.pid} on node ${nodeId}; thrown where no task awaited it, ` +
+      `e.g. in a timer or an event callback).\nRemote stack:\n${stack}\n` +
+      "Tip: catch errors inside callbacks, or wrap the callback in a promise that the task awaits, so that the error fails the task alone." };
 }

@@ -34,6 +34,10 @@ try {
   process.exit(1);
 }
 store.start();
+// Stopped while it starts (its driver's init() failed, say): remove the stores it made. From
+// exitWithParent() on, the full clean-up below does.
+const stopEarly = () => { store.close(); fs.rmSync(storeDir, { recursive: true, force: true }); process.exit(0); };
+process.once("SIGTERM", stopEarly);
 const logDir = path.join(sessionDir, "logs");
 fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
 
@@ -61,6 +65,7 @@ agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), registrati
 });
 process.stdout.write(JSON.stringify({ nodeId, address: agentAddress, transferAddress, storeDir, logDir, pid: process.pid }) + "\n");
 
+process.off("SIGTERM", stopEarly);
 exitWithParent(() => {
   agent.close();
   transfer.close();

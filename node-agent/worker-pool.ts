@@ -47,6 +47,8 @@ export interface PoolContext {
   onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void;
   /** Owners that had pushed work to the worker closed their connections (they exited, or dropped it). */
   onOwnersGone(w: Worker, gone: string[]): void;
+  /** The worker is about to exit: code it ran threw where nothing caught it. */
+  onUncaught(w: Worker, error: { name: string; message: string; stack: string }): void;
 }
 
 /**
@@ -109,6 +111,7 @@ export class WorkerPool {
     proc.on("message", (m: any) => {
       if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
       else if (m?.t === "owners") { w.owners = new Set(m.owners); if (m.gone.length) this.ctx.onOwnersGone(w, m.gone); }
+      else if (m?.t === "uncaught") this.ctx.onUncaught(w, m.error);
     });
     // A message to a worker that is exiting fails (ERR_IPC_CHANNEL_CLOSED): its 'exit' follows and settles what it was asked.
     proc.on("error", () => {});

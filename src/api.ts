@@ -6,7 +6,7 @@ import { headClient } from "./core/core-worker.js";
 import { ObjectRef, isObjectRef } from "./core/object-ref.js";
 import { actorRecord } from "./core/actor-handle.js";
 import type { LocalCluster } from "./cluster/local.js";
-import { IllegalStateError } from "./errors.js";
+import { IllegalStateError, InvalidArgumentError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
 import { RpcClient, preloadGrpc } from "./rpc/grpc.js";
@@ -16,6 +16,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { InitOptions } from "./types.js";
+import { checkInitOptions, checkName, checkToken } from "./options.js";
+import { readTokenFile as readTokenFileAt } from "./token.js";
 
 interface State { runtime: Runtime; cluster?: LocalCluster; stopping?: Promise<void> }
 const key = Symbol.for("helios.runtime");
@@ -38,12 +40,17 @@ export async function init(options: InitOptions = {}): Promise<void> {
     if (g[key]!.runtime.core.config.mode === "worker") return;
     throw new IllegalStateError("init() was already called; call shutdown() first to start again.");
   }
+  checkInitOptions(options);
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new InvalidArgumentError("init(): pass token or tokenFile, not both. Tip: prefer tokenFile (or HELIOS_TOKEN_FILE): it keeps the token out of your code.");
+  }
   const address = options.address ?? process.env.HELIOS_ADDRESS;
   if (address) return join(address, options);
   const numCpus = options.numCpus ?? os.availableParallelism();
+  const given = options.token ?? (options.tokenFile !== undefined ? readTokenFileAt(options.tokenFile, "init()") : undefined);
   // Workers import this module too: what only a driver's init() needs is loaded here, on demand.
   const [{ randomBytes }, { startLocalCluster }] = await Promise.all([import("node:crypto"), import("./cluster/local.js")]);
-  const token = options.token ?? randomBytes(24).toString("base64url");
+  const token = given ?? randomBytes(24).toString("base64url");
   const resources: Record<string, number> = { CPU: numCpus, ...options.resources };
   if (options.numGpus) resources.GPU = options.numGpus;
   const jobId = newJobId();
@@ -117,7 +124,7 @@ function checkWorkingDir(dir: string | undefined): void {
 
 /** Join a running cluster: lease from this machine's agent when it has one, else from any node. */
 async function join(address: string, options: InitOptions): Promise<void> {
-  const token = options.token ?? process.env.HELIOS_TOKEN ?? readTokenFile();
+  const token = clusterToken(options);
   const head = new RpcClient(address, "Head", token);
   let nodes: NodeInfo[];
   try { nodes = await head.call<NodeInfo[]>("listNodes", {}, 10_000); } finally { head.close(); }
@@ -135,11 +142,18 @@ async function join(address: string, options: InitOptions): Promise<void> {
   installExitHooks();
 }
 
-function readTokenFile(): string {
-  const file = path.join(process.env.HELIOS_HOME ?? path.join(os.homedir(), ".helios"), "token");
-  try { return fs.readFileSync(file, "utf8").trim(); } catch {
-    throw new IllegalStateError(`no cluster token: pass init({ token }), set HELIOS_TOKEN, or run on a machine where \`helios start\` stored ${file}.`);
+/** The token of a cluster to join: init()'s token or tokenFile, else HELIOS_TOKEN or HELIOS_TOKEN_FILE, else $HELIOS_HOME/token. */
+function clusterToken(options: InitOptions): string {
+  if (options.token !== undefined) return options.token;
+  if (options.tokenFile !== undefined) return readTokenFileAt(options.tokenFile, "init()");
+  const env = process.env;
+  if (env.HELIOS_TOKEN !== undefined) return checkToken(env.HELIOS_TOKEN, "init() (HELIOS_TOKEN)");
+  if (env.HELIOS_TOKEN_FILE) return readTokenFileAt(env.HELIOS_TOKEN_FILE, "init() (HELIOS_TOKEN_FILE)");
+  const file = path.join(env.HELIOS_HOME || path.join(os.homedir(), ".helios"), "token");
+  if (!fs.existsSync(file)) {
+    throw new IllegalStateError(`no cluster token: pass init({ tokenFile }), set HELIOS_TOKEN_FILE or HELIOS_TOKEN, or run on a machine where \`helios start\` stored ${file}.`);
   }
+  return readTokenFileAt(file, "init()");
 }
 
 /** The local address this machine uses to reach `address` (what other hosts can connect back to). */
@@ -221,7 +235,9 @@ export async function kill(handle: object): Promise<void> {
 
 /** A handle to a named actor: `await getActor("tally", { namespace: "app" })`. */
 export async function getActor<T = any>(name: string, options: { namespace?: string } = {}): Promise<T> {
-  return runtime().getActor(name, options.namespace);
+  checkName(name, "name", "getActor()");
+  if (options?.namespace !== undefined) checkName(options.namespace, "namespace", "getActor()");
+  return runtime().getActor(name, options?.namespace);
 }
 
 export interface RuntimeContext { nodeId: string; workerId: string; jobId: string; namespace: string; taskId?: string; actorId?: string }

@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { clusterStatus, formatStatus, formatStorageWarning, headStorage, readDaemons, readTokenFile, startAgent, startHead, stopDaemons, tokenFile } from "./cluster/daemons.js";
+import { checkToken } from "./options.js";
+import { readTokenFile as readTokenFileAt } from "./token.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/ or dist/src/: package.json sits at the package root.
@@ -24,7 +26,15 @@ const port = (v: string) => {
   return n;
 };
 const addressOption = () => new Option("--address <host:port>", "address of the cluster's head").env("HELIOS_ADDRESS");
-const tokenOption = () => new Option("--token <token>", "cluster token (default: $HELIOS_HOME/token)").env("HELIOS_TOKEN");
+const tokenOption = () => new Option("--token <token>", "cluster token; other users see it in `ps`, so prefer --token-file (default: $HELIOS_HOME/token)").env("HELIOS_TOKEN");
+const tokenFileOption = () => new Option("--token-file <file>", "file holding the cluster token, readable only by you (chmod 600)").env("HELIOS_TOKEN_FILE");
+
+/** The token given as --token or --token-file (undefined: the default file, or a new one for a new cluster). */
+function givenToken(o: { token?: string; tokenFile?: string }): string | undefined {
+  if (o.token !== undefined && o.tokenFile !== undefined) throw new Error("pass either --token or --token-file, not both");
+  if (o.token !== undefined) return checkToken(o.token, "--token");
+  return o.tokenFile !== undefined ? readTokenFileAt(path.resolve(o.tokenFile), "--token-file") : undefined;
+}
 
 const program = new Command()
   .name("helios")
@@ -48,6 +58,7 @@ program.command("start")
   .option("--head", "start a new cluster: its head and a node agent on this machine")
   .addOption(addressOption())
   .addOption(tokenOption())
+  .addOption(tokenFileOption())
   .option("--host <host>", "address to bind and advertise (default: 127.0.0.1 for a head, the route to the head when joining)")
   .option("--port <port>", "head port (default: a free one)", port)
   .option("--num-cpus <n>", "CPUs this node offers (default: all cores)", count("--num-cpus"))
@@ -63,7 +74,7 @@ program.command("start")
   .action(async function (this: Command, o) {
     if (o.head) {
       if (this.getOptionValueSource("address") === "cli") throw new Error("use either --head (start a cluster) or --address (join one), not both");
-      const r = await startHead(o);
+      const r = await startHead({ ...o, token: givenToken(o) });
       if (r.restarted) {
         const { nodes, actors, jobs } = r.restarted;
         console.log([
@@ -74,19 +85,20 @@ program.command("start")
         ].join("\n"));
         return;
       }
-      const join = `helios start --address ${r.address} --token ${r.token}`;
+      // The token itself is never printed: on a command line, every user of the machine sees it in `ps`.
       console.log([
         `Started the Helios head at ${r.address} (pid ${r.pid}).`,
         `Started a node agent ${r.agent!.nodeId} at ${r.agent!.address} (pid ${r.agent!.pid}).`,
         `The cluster token is stored in ${r.tokenFile} (readable only by you).`,
         `The head keeps its tables in ${r.storage}; if it dies, 'helios start --head' starts it again from there.`,
         ``,
-        `To add another machine to this cluster, run on it:`,
-        `  ${join}`,
+        `To add another machine to this cluster, copy the token file to it, keeping it private`,
+        `(e.g. scp -p ${r.tokenFile} HOST:${r.tokenFile}), then run on it:`,
+        `  helios start --address ${r.address} --token-file ${r.tokenFile}`,
         `or:`,
-        `  HELIOS_ADDRESS=${r.address} HELIOS_TOKEN=${r.token} helios start`,
+        `  HELIOS_ADDRESS=${r.address} HELIOS_TOKEN_FILE=${r.tokenFile} helios start`,
         ``,
-        `To connect a script (with HELIOS_TOKEN set to the token):`,
+        `To connect a script (on another machine, with HELIOS_TOKEN_FILE set to the copy):`,
         `  init({ address: "${r.address}" })`,
         ``,
         `Check the cluster with 'helios status'; stop it with 'helios stop'.`,
@@ -94,8 +106,8 @@ program.command("start")
       return;
     }
     if (!o.address) throw new Error("pass --head to start a new cluster, or --address HOST:PORT (or set HELIOS_ADDRESS) to join one");
-    const token = o.token || readTokenFile();
-    if (!token) throw new Error(missingToken());
+    const token = givenToken(o) ?? readTokenFile();
+    if (!token) throw new Error(missingToken(true));
     const a = await startAgent({ ...o, token });
     console.log(`Started a node agent ${a.nodeId} at ${a.address} (pid ${a.pid}), joined to the head at ${o.address}.`);
   });
@@ -130,8 +142,9 @@ program.command("stop")
     }
   });
 
-function missingToken(): string {
-  return `no cluster token: pass --token or set HELIOS_TOKEN. 'helios start --head' printed it and stored it in ${tokenFile()} on the head's machine`;
+function missingToken(tokenFileFlag = false): string {
+  if (tokenFileFlag) return `no cluster token: pass --token-file (or set HELIOS_TOKEN_FILE) with a copy of ${tokenFile()} from the head's machine, where 'helios start --head' stored it`;
+  return `no cluster token: pass --token or set HELIOS_TOKEN. 'helios start --head' stored it in ${tokenFile()} on the head's machine`;
 }
 
 try {

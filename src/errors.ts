@@ -138,3 +138,21 @@ export function fromErrorInfo(info: ErrorInfo): Error {
 /** A control-plane request whose body does not have its method's shape (gRPC's INVALID_ARGUMENT); names the method and the wrong place. */
 export class InvalidRequestError extends HeliosError {}
 byName.InvalidRequestError = InvalidRequestError;
+
+// ---- Bounds and messages: options out of range, methods an actor does not have ----------
+
+/**
+ * An option or argument out of its range, caught where it was given (options(), init(),
+ * getActor()). A TypeError too, so code that caught the TypeError these calls threw keeps working.
+ */
+export class InvalidArgumentError extends TypeError {
+  readonly [MARK] = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A call to a method the actor's class does not have (from JavaScript, or a handle of another class). */
+export class ActorMethodNotFoundError extends HeliosError {}
+byName.ActorMethodNotFoundError = ActorMethodNotFoundError;

@@ -1,12 +1,8 @@
 // remote(): turn a function into a RemoteFunction, a class into an ActorClass.
 import { bindDescriptor, describe, type CodeDescriptor } from "./code/descriptor.js";
 import { runtime } from "./api.js";
+import { checkActorOptions, checkTaskOptions } from "./options.js";
 import type { ActorClass, ActorOptions, RemoteFunction, TaskOptions } from "./types.js";
-
-const TASK_OPTIONS = new Set(["name", "numCpus", "numGpus", "memory", "resources", "numReturns", "maxRetries",
-  "retryExceptions", "schedulingStrategy", "runtimeEnv"]);
-const ACTOR_OPTIONS = new Set(["name", "namespace", "lifetime", "getIfExists", "maxRestarts", "maxTaskRetries",
-  "maxConcurrency", "maxPendingCalls", "numCpus", "numGpus", "memory", "resources", "schedulingStrategy", "runtimeEnv"]);
 
 /**
  * Make a function or class remote.
@@ -29,7 +25,7 @@ function remoteFunction(desc: CodeDescriptor, options: TaskOptions): any {
     const refs = runtime().submitTask(desc, args, options);
     return (options.numReturns ?? 1) === 1 ? refs[0] : refs;
   };
-  f.options = (o: TaskOptions) => remoteFunction(desc, { ...options, ...check(o, TASK_OPTIONS, "task") });
+  f.options = (o: TaskOptions) => remoteFunction(desc, checkTaskOptions(o, { ...options, ...o }));
   Object.defineProperty(f, "name", { value: desc.name });
   Object.defineProperty(f, DESCRIPTOR, { value: desc });
   return f;
@@ -52,27 +48,9 @@ function actorClass(desc: CodeDescriptor, methods: string[], options: ActorOptio
     throw new TypeError(`${desc.name} is an actor class: create an actor with ${desc.name}.remote(...args).`);
   };
   c.remote = (...args: unknown[]) => runtime().createActor(desc, methods, args, options);
-  c.options = (o: ActorOptions) => actorClass(desc, methods, { ...options, ...check(o, ACTOR_OPTIONS, "actor") });
+  c.options = (o: ActorOptions) => actorClass(desc, methods, checkActorOptions(o, { ...options, ...o }));
   Object.defineProperty(c, "name", { value: desc.name });
   return c;
-}
-
-function check<T extends object>(o: T, allowed: Set<string>, what: string): T {
-  if (typeof o !== "object" || o === null) throw new TypeError(`options() takes an object of ${what} options`);
-  for (const k of Object.keys(o)) {
-    if (!allowed.has(k)) throw new TypeError(`unknown ${what} option '${k}'. Known: ${[...allowed].join(", ")}`);
-  }
-  const n = (o as any).numReturns;
-  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new TypeError(`numReturns must be a positive integer, got ${n}`);
-  const mr = (o as any).maxRetries;
-  if (mr !== undefined && (!Number.isInteger(mr) || mr < -1)) throw new TypeError(`maxRetries must be an integer ≥ -1 (-1: retry forever), got ${mr}`);
-  const re = (o as any).retryExceptions;
-  if (re !== undefined && typeof re !== "boolean" && !(Array.isArray(re) && re.every((x) => typeof x === "string"))) {
-    throw new TypeError("retryExceptions must be true, false, or a list of error names such as ['TimeoutError']");
-  }
-  const mc = (o as any).maxConcurrency;
-  if (mc !== undefined && (!Number.isInteger(mc) || mc < 1)) throw new TypeError(`maxConcurrency must be a positive integer, got ${mc}`);
-  return o;
 }
 
 function methodNames(cls: Function): string[] {

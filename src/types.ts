@@ -50,7 +50,10 @@ export interface CallOptions {
 export interface InitOptions {
   /** HOST:PORT of a running head; without it a local cluster is started for this script. */
   address?: string;
+  /** The cluster's token. Prefer tokenFile (or HELIOS_TOKEN_FILE), which keeps it out of the code. */
   token?: string;
+  /** A file holding the cluster's token, readable only by its owner (mode 0600); HELIOS_TOKEN_FILE too. */
+  tokenFile?: string;
   numCpus?: number;
   numGpus?: number;
   resources?: Record<string, number>;

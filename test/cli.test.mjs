@@ -53,8 +53,9 @@ test("start --head prints the address, the token file and the join command", asy
   assert.equal(fs.statSync(tokenFile).mode & 0o777, 0o600);
   assert.equal(fs.statSync(home).mode & 0o777, 0o700);
   assert.ok(r.stdout.includes(tokenFile), r.stdout);
-  assert.ok(r.stdout.includes(`helios start --address ${address} --token ${token}`), r.stdout);
-  assert.ok(r.stdout.includes(`HELIOS_ADDRESS=${address} HELIOS_TOKEN=${token}`), r.stdout);
+  assert.ok(!r.stdout.includes(token), "the token is never printed (a command line shows it to every user in ps)");
+  assert.ok(r.stdout.includes(`helios start --address ${address} --token-file ${tokenFile}`), r.stdout);
+  assert.ok(r.stdout.includes(`HELIOS_ADDRESS=${address} HELIOS_TOKEN_FILE=${tokenFile} helios start`), r.stdout);
   assert.ok(r.stdout.includes(`init({ address: "${address}" })`), r.stdout);
   const d = recordPids();
   assert.equal(d.head.address, address);
@@ -75,8 +76,28 @@ test("status lists the node with its resources", async () => {
   assert.match(line, /zone=a/);
 });
 
-test("start --address joins a second agent to the head", async () => {
-  const r = await helios("start", "--address", address, "--token", token, "--num-cpus", "1", "--labels", "zone=b");
+/** A copy of the token, as another machine would hold it, with the given mode. */
+function tokenCopy(name, mode) {
+  const file = path.join(home, name);
+  fs.writeFileSync(file, token + "\n", { mode });
+  fs.chmodSync(file, mode);
+  return file;
+}
+
+test("start --address refuses a token file that other users can read, and says how to fix it", async () => {
+  const file = tokenCopy("token-shared", 0o644);
+  const r = await helios("start", "--address", address, "--token-file", file, "--num-cpus", "1");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--token-file: the token file .*token-shared can be read or changed by other users \(mode 644\)/);
+  assert.match(r.stderr, new RegExp(`Tip: chmod 600 ${file}`));
+  assert.equal(recordPids().agents.length, 1, "no agent started");
+  const missing = await helios("start", "--address", address, "--token-file", path.join(home, "nope"));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read the token file .*nope \(ENOENT\)/);
+});
+
+test("start --address joins a second agent to the head, with the token from --token-file", async () => {
+  const r = await helios("start", "--address", address, "--token-file", tokenCopy("token-copy", 0o600), "--num-cpus", "1", "--labels", "zone=b");
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Started a node agent/);
   assert.equal(recordPids().agents.length, 2);
@@ -115,6 +136,9 @@ test("--help works on every command", async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Usage: helios ${cmd.join(" ")}`));
   }
+  const startHelp = (await helios("start", "--help")).stdout.replace(/\s+/g, " ");
+  assert.match(startHelp, /--token <token> cluster token; other users see it in `ps`, so prefer --token-file/);
+  assert.match(startHelp, /--token-file <file> file holding the cluster token, readable only by you/);
   const v = await helios("--version");
   assert.equal(v.stdout.trim(), JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version);
   const bad = await helios("start");

@@ -12,6 +12,7 @@ import { AuthenticationError } from "../errors.js";
 import { daemonEnv } from "./daemon.js";
 import type { NodeInfo, Resources } from "../protocol.js";
 import { storeEnv } from "./local.js";
+import { readTokenFile as readTokenFileAt } from "../token.js";
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SCRIPTS = { head: path.join(dist, "head/main.js"), agent: path.join(dist, "node-agent/main.js") };
@@ -49,8 +50,9 @@ function writeDaemons(d: DaemonsFile): void {
   fs.writeFileSync(daemonsFile(), JSON.stringify(d, null, 2) + "\n", { mode: 0o600 });
 }
 
+/** The token in $HELIOS_HOME/token, if there is one; a file others may read is refused (token.ts). */
 export function readTokenFile(): string | undefined {
-  try { return fs.readFileSync(tokenFile(), "utf8").trim() || undefined; } catch { return undefined; }
+  return fs.existsSync(tokenFile()) ? readTokenFileAt(tokenFile(), "helios") : undefined;
 }
 function writeTokenFile(token: string): string {
   const file = tokenFile();

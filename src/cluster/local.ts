@@ -64,8 +64,11 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
       },
     };
   } catch (e) {
-    stopSync();
+    // One daemon failed to start: end the other (the agent ends its workers), then remove
+    // the session directory, once nothing writes to it any more.
     process.off("exit", stopSync);
+    await Promise.all(children.map(terminate));
+    fs.rmSync(sessionDir, { recursive: true, force: true });
     throw e;
   }
 }

@@ -2,6 +2,8 @@
 // as their ActorRecord and work the same wherever they land.
 import type { ActorId } from "../ids.js";
 import type { CallOptions } from "../types.js";
+import { ActorMethodNotFoundError } from "../errors.js";
+import { checkCallOptions } from "../options.js";
 
 const ACTOR = Symbol.for("helios.actor");
 
@@ -22,7 +24,7 @@ let sink: ActorCallSink | undefined;
 export function setActorCallSink(s: ActorCallSink): void { sink = s; }
 
 export function makeActorHandle(record: ActorRecord): any {
-  const handle: any = Object.create(null);
+  const handle: any = Object.create(missingMethods(record));
   Object.defineProperty(handle, ACTOR, { value: record });
   Object.defineProperty(handle, "actorId", { get: () => record.actorId, enumerable: true });
   for (const m of record.methods) handle[m] = method(record, m, {});
@@ -38,8 +40,38 @@ function method(record: ActorRecord, name: string, options: CallOptions): any {
     if (!sink) throw new Error("Helios is not initialized: call await init() first");
     return sink.callActor(record, name, args, options);
   };
-  m.options = (o: CallOptions) => method(record, name, { ...options, ...o });
+  m.options = (o: CallOptions) => method(record, name, { ...options, ...checkCallOptions(o) });
   return m;
+}
+
+/**
+ * What a handle answers for a name that is not one of its methods (from JavaScript, or a
+ * handle typed as another class): a method whose every use throws ActorMethodNotFoundError,
+ * where `handle.nosuch.remote()` would otherwise be a bare TypeError about `undefined`. It is
+ * the handle's prototype, so the lookup of a real method (an own property) never reaches it.
+ * Names that JavaScript probes for on any value (then, toJSON, ...) and symbols stay undefined:
+ * a handle must not look like a promise.
+ */
+function missingMethods(record: ActorRecord): object {
+  return new Proxy(Object.create(null), {
+    get(_target, name) {
+      if (typeof name !== "string" || PROBED.has(name)) return undefined;
+      const fail = () => { throw notFound(record, name); };
+      const m = () => fail();
+      m.remote = fail;
+      m.options = () => m;
+      return m;
+    },
+  });
+}
+
+const PROBED = new Set(["then", "catch", "finally", "toJSON", "constructor", "valueOf", "toString", "__proto__", "inspect",
+  "asymmetricMatch", "$$typeof", "nodeType", "prototype"]);
+
+function notFound(record: ActorRecord, name: string): ActorMethodNotFoundError {
+  const known = record.methods.length ? record.methods.join(", ") : "none";
+  return new ActorMethodNotFoundError(`actor class ${record.className} has no method '${name}' (its methods: ${known}). ` +
+    "Tip: check the method's name; only methods defined in the class body (not properties set in the constructor) can be called remotely.");
 }
 
 export const isActorHandle = (v: object): boolean => (v as any)[ACTOR] !== undefined;

@@ -101,7 +101,7 @@ export class Executor {
       if (spec.actor) {
         const inst = this.actor!.instance;
         const method = inst[spec.actor.method];
-        if (typeof method !== "function") throw new TypeError(`actor ${this.actor!.className} has no method '${spec.actor.method}'`);
+        if (typeof method !== "function") return { error: missingMethod(this.actor!.className, spec.actor.method, inst) };
         result = await taskContext.run(ctx, () => method.apply(inst, args));
       } else {
         const fn = await this.resolve(spec);
@@ -133,6 +133,16 @@ export class Executor {
     if (!d) throw new Error(`function ${spec.fnId} was never sent to this worker`);
     return load(d);
   }
+}
+
+/** A call to a method the actor's instance does not have: the caller's handle names another class, or an older one. */
+function missingMethod(className: string, name: string, inst: object): ErrorInfo {
+  const methods: string[] = [];
+  for (let p = Object.getPrototypeOf(inst); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const n of Object.getOwnPropertyNames(p)) if (n !== "constructor" && typeof Object.getOwnPropertyDescriptor(p, n)!.value === "function") methods.push(n);
+  }
+  return { name: "ActorMethodNotFoundError", message: `actor ${className} has no method '${name}' (its methods: ${methods.join(", ") || "none"}). ` +
+    "Tip: check the method's name, and that the handle is one of this class (getActor() returns the actor the name holds now)." };
 }
 
 function userError(e: unknown, spec: TaskSpec, core: CoreWorker): ErrorInfo {

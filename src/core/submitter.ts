@@ -267,6 +267,7 @@ export class TaskSubmitter {
     if (task.cancelled) return { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` };
     const fate = lease.nodeDied ? undefined : await lease.agent.call<{ oom?: ErrorInfo }>("workerFate", { workerId }, 2000).catch(() => undefined);
     if (!fate) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
+    // The agent's record of why (its field keeps the name `oom`): killed out of memory, or an uncaught exception.
     if (fate.oom) return { ...fate.oom, message: `task ${task.spec.name} ${fate.oom.message}` };
     return { name: "WorkerCrashedError", message: `the worker running ${task.spec.name} (${workerId} on node ${nodeId}) died unexpectedly. ` +
       "Tip: look for process.exit(), a fatal signal or an out-of-memory kill in the worker's log." };

@@ -43,7 +43,7 @@ process.on("message", async (m: any) => {
     process.send!({ t: "actorCreated", actorId: m.actorId, error });
   }
 });
-process.on("uncaughtException", (e) => { console.error("uncaught exception in worker:", e); process.exit(1); });
+process.on("uncaughtException", onUncaught);
 process.on("unhandledRejection", (e) => { console.error("unhandled rejection in worker:", e); });
 // The agent takes back a lease whose owner never pushed to it or has gone: report which owners push
 // work here over connections that are open, whenever that changes. (Any process may hold a connection
@@ -81,4 +81,22 @@ function prefixOutput(where: string): void {
       return write(out, ...rest);
     }) as typeof stream.write;
   }
+}
+
+/**
+ * An exception thrown where no task awaits it (a timer, an event callback) ends the worker, as
+ * it would end any Node process; its tasks' owners retry them (maxRetries). Before it exits,
+ * the worker tells its agent what was thrown, and the owners' WorkerCrashedError says it.
+ */
+let exiting = false;
+function onUncaught(e: unknown): void {
+  console.error("uncaught exception in worker:", e);
+  if (exiting) return;
+  exiting = true;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const exit = () => process.exit(1);
+  setTimeout(exit, 1000).unref();   // the agent may be gone
+  try {
+    process.send!({ t: "uncaught", error: { name: err.name, message: err.message, stack: err.stack ?? "" } }, undefined, undefined, exit);
+  } catch { exit(); }
 }
