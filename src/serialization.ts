@@ -8,46 +8,22 @@
 // addresses that differ mod 4 KiB runs at a third of memory speed here (4K aliasing), so
 // big buffers keep the page offset they have in a freshly allocated source.
 import { Packr, addExtension } from "msgpackr";
-import { SerializationError } from "./errors.js";
+import { Binary, prepare, readValue, arrayKinds, KIND_ARRAYBUFFER, KIND_DATAVIEW } from "./values.js";
 
 const MAGIC = 0x31564c48; // "HLV1"
 const OOB_THRESHOLD = 16 * 1024;
 const alignOf = (length: number) => (length >= 64 * 1024 ? 4096 : 8);
 
-/** How ObjectRefs and actor handles nested in values are written and rebuilt (set by the core worker). */
-export interface HandleCodec {
-  isRef(v: object): boolean;
-  encodeRef(v: object): unknown;
-  decodeRef(data: any): object;
-  isActor(v: object): boolean;
-  encodeActor(v: object): unknown;
-  decodeActor(data: any): object;
-}
-let codec: HandleCodec | undefined;
-export function setHandleCodec(c: HandleCodec): void { codec = c; }
-
-const arrayKinds = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array, Buffer] as const;
-type ArrayKind = (typeof arrayKinds)[number];
-const KIND_ARRAYBUFFER = 100;
-const KIND_DATAVIEW = 101;
+export { setHandleCodec, type HandleCodec } from "./values.js";
 
 let sink: Uint8Array[] | null = null;     // out-of-band buffers of the value being packed
 let sources: Uint8Array[] | null = null;  // out-of-band buffers of the value being unpacked
-
-function kindOf(v: ArrayBufferView | ArrayBuffer): number {
-  if (v instanceof ArrayBuffer) return KIND_ARRAYBUFFER;
-  if (v instanceof DataView) return KIND_DATAVIEW;
-  if (Buffer.isBuffer(v)) return arrayKinds.indexOf(Buffer);
-  return arrayKinds.findIndex((k) => v.constructor === k);
-}
 
 function bytesOf(v: ArrayBufferView | ArrayBuffer): Uint8Array {
   return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function packBinary(v: ArrayBufferView | ArrayBuffer): Buffer {
-  const kind = kindOf(v);
+function packBinary({ v, kind }: Binary): Buffer {
   const bytes = bytesOf(v);
   if (sink && bytes.byteLength >= OOB_THRESHOLD) {
     const out = Buffer.allocUnsafe(6);
@@ -67,6 +43,9 @@ function unpackBinary(b: Uint8Array): unknown {
   let bytes: Uint8Array;
   if (b[1] === 1) {
     bytes = sources![Buffer.from(b.buffer, b.byteOffset, b.byteLength).readUInt32LE(2)];
+    // A view over the bytes read would show, through its .buffer, the header and the other
+    // values' bytes (and share them with whoever holds that read): an ArrayBuffer of its own.
+    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) bytes = new Uint8Array(bytes);
   } else {
     bytes = new Uint8Array(b.byteLength - 2);   // copy: fresh and aligned
     bytes.set(b.subarray(2));
@@ -81,13 +60,11 @@ function unpackBinary(b: Uint8Array): unknown {
   return new K(bytes.buffer, bytes.byteOffset, bytes.byteLength / size);
 }
 
-/**
- * A binary value inside a user value, wrapped by prepare(): only these take the typed
- * extension below. Bytes in the runtime's own messages (an inline value in a task push or a
- * reply) stay plain msgpack bin, which msgpackr writes and reads as a view, with no copy.
- */
-class Binary { constructor(readonly v: ArrayBufferView | ArrayBuffer) {} }
-addExtension({ Class: Binary as any, type: 0x43, pack: (b: Binary) => packBinary(b.v), unpack: unpackBinary });
+// Binary values inside user values (wrapped by prepare()) take this typed extension. Bytes in
+// the runtime's own messages (an inline value in a task push or a reply) stay plain msgpack bin,
+// which msgpackr writes and reads as a view, with no copy.
+addExtension({ Class: Binary as any, type: 0x43, pack: packBinary, unpack: unpackBinary });
+// Errors in the runtime's own messages (user values' errors are prepare()'s).
 addExtension({ Class: Error, type: 0x45,
   write: (e: Error) => ({ name: e.name, message: e.message, stack: e.stack, cause: (e as any).cause }),
   read: (d: any) => { const e = new Error(d.message, d.cause !== undefined ? { cause: d.cause } : undefined); e.name = d.name; e.stack = d.stack; return e; } });
@@ -109,7 +86,7 @@ export function serialize(value: unknown, path = "value"): Serialized {
   if (scalar) return scalar;
   const nested: object[] = [];
   const prepared = typeof value === "object" && value !== null || typeof value === "function" || typeof value === "symbol"
-    ? prepare(value, path, [], nested, new Set()) : value;
+    ? prepare(value, path, nested) : value;
   sink = [];
   let body: Buffer;
   let buffers: Uint8Array[];
@@ -152,8 +129,13 @@ export function concat(s: Serialized): Buffer {
 
 export function serializeToBuffer(value: unknown, path?: string): Buffer { return concat(serialize(value, path)); }
 
-export function deserialize(buf: Uint8Array): unknown {
-  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+/**
+ * The value in `buf`: one buffer holding the whole layout, or the parts readParts() read (the
+ * header and body, then each out-of-band buffer in an ArrayBuffer of its own, used as it is).
+ */
+export function deserialize(buf: Uint8Array | Uint8Array[]): unknown {
+  const first = Array.isArray(buf) ? buf[0] : buf;
+  const view = Buffer.isBuffer(first) ? first : Buffer.from(first.buffer, first.byteOffset, first.byteLength);
   if (view.readUInt32LE(0) !== MAGIC) throw new Error("not a Helios value (bad magic)");
   const bodyLength = view.readUInt32LE(4);
   const count = view.readUInt32LE(8);
@@ -164,17 +146,49 @@ export function deserialize(buf: Uint8Array): unknown {
   let offset = 16 + 8 * count;
   const body = view.subarray(offset, offset + bodyLength);
   offset += bodyLength;
-  const bufs: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const len = view.readDoubleLE(16 + 8 * i);
-    const align = alignOf(len);
-    offset += (align - (offset % align)) % align;
-    bufs.push(new Uint8Array(buf.buffer, buf.byteOffset + offset, len));
-    offset += len;
+  let bufs: Uint8Array[];
+  if (Array.isArray(buf)) bufs = buf.slice(1);
+  else {
+    bufs = [];
+    for (let i = 0; i < count; i++) {
+      const len = view.readDoubleLE(16 + 8 * i);
+      const align = alignOf(len);
+      offset += (align - (offset % align)) % align;
+      bufs.push(new Uint8Array(buf.buffer, buf.byteOffset + offset, len));
+      offset += len;
+    }
   }
+  if (bufs.length !== count) throw new Error(`a Helios value of ${count} buffers came in ${bufs.length}`);
   const saved = sources;
   sources = bufs;
-  try { return restore(packr.unpack(body)); } finally { sources = saved; }
+  try { return readValue(() => packr.unpack(body)); } finally { sources = saved; }
+}
+
+/**
+ * Read a serialized value of `size` bytes through `readAt` (fill `into` from byte `position`)
+ * in parts for deserialize(): the header and body in one buffer, then each out-of-band buffer
+ * into an ArrayBuffer of its own, which the value's typed array then uses with no copy.
+ */
+export function readParts(size: number, readAt: (into: Uint8Array, position: number) => void): Uint8Array[] {
+  const head = Buffer.allocUnsafe(16);
+  readAt(head, 0);
+  if (head.readUInt32LE(0) !== MAGIC) throw new Error("not a Helios value (bad magic)");
+  const count = head.readUInt32LE(8);
+  const first = Buffer.allocUnsafeSlow(count === 0 ? size : 16 + 8 * count + head.readUInt32LE(4));
+  readAt(first, 0);
+  const parts: Uint8Array[] = [first];
+  let offset = first.length;
+  for (let i = 0; i < count; i++) {
+    const len = first.readDoubleLE(16 + 8 * i);
+    const align = alignOf(len);
+    offset += (align - (offset % align)) % align;
+    const part = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
+    readAt(part, offset);
+    parts.push(part);
+    offset += len;
+  }
+  if (offset !== size) throw new Error(`a Helios value of ${offset} bytes was read from ${size}`);
+  return parts;
 }
 
 // Numbers, strings, booleans and null, the values of most small tasks, are written and read
@@ -188,7 +202,8 @@ function packScalar(v: unknown): Buffer | undefined {
   let out: Buffer;
   switch (typeof v) {
     case "number":
-      if (v >>> 0 === v) {
+      if (v === 0 && 1 / v < 0) { out = inlineBuffer(9); out[16] = 0xcb; out.writeDoubleBE(v, 17); }
+      else if (v >>> 0 === v) {
         if (v < 0x80) { out = inlineBuffer(1); out[16] = v; }
         else if (v < 0x100) { out = inlineBuffer(2); out[16] = 0xcc; out[17] = v; }
         else if (v < 0x10000) { out = inlineBuffer(3); out[16] = 0xcd; out.writeUInt16BE(v, 17); }
@@ -259,101 +274,4 @@ function unpackScalar(b: Buffer, n: number): unknown {
   }
   if ((t & 0xe0) === 0xa0 && n === 1 + (t & 0x1f)) return b.toString("utf8", 17, 16 + n);
   return NOT_SCALAR;
-}
-
-// Walk the value once: reject what cannot round-trip (with its path), and swap refs and
-// handles for tagged records so they pass through msgpack. The path is a stack of keys, made
-// into text only for an error (a string per element cost every array of numbers a copy).
-type PathStep = string | number | { map: "key" | "get"; key?: unknown } | { item: number };
-
-function pathText(root: string, steps: PathStep[]): string {
-  let out = root;
-  for (const s of steps) {
-    if (typeof s === "number") out += `[${s}]`;
-    else if (typeof s === "string") out += `.${s}`;
-    else if ("item" in s) out += `.<item ${s.item}>`;
-    else out += s.map === "key" ? ".<key>" : `.get(${String(s.key)})`;
-  }
-  return out;
-}
-
-function prepare(v: unknown, root: string, steps: PathStep[], nested: object[], seen: Set<object>): unknown {
-  switch (typeof v) {
-    case "function":
-      throw new SerializationError(pathText(root, steps), `function ${v.name || "(anonymous)"}`,
-        "functions cannot be sent to another process. Tip: make it a remote function, or define it inside the task.");
-    case "symbol":
-      throw new SerializationError(pathText(root, steps), "symbol", "symbols cannot be sent to another process.");
-    case "object": break;
-    default: return v;
-  }
-  if (v === null) return v;
-  if (codec?.isRef(v)) { nested.push(v); return tag("ref", codec.encodeRef(v)); }
-  if (codec?.isActor(v)) return tag("actor", codec.encodeActor(v));
-  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return new Binary(v);
-  if (v instanceof Date || v instanceof RegExp) return v;
-  if (seen.has(v)) throw new SerializationError(pathText(root, steps), "circular reference", "values with cycles cannot be sent. Tip: break the cycle.");
-  seen.add(v);
-  try {
-    if (Array.isArray(v)) {
-      const out = new Array(v.length);
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol") { out[i] = x; continue; }
-        steps.push(i);
-        out[i] = prepare(x, root, steps, nested, seen);
-        steps.pop();
-      }
-      return out;
-    }
-    if (v instanceof Map) {   // msgpack maps decode as objects: keep Map (and its key types) with a tag
-      const entries: unknown[] = [];
-      for (const [k, x] of v) {
-        steps.push({ map: "key" });
-        const pk = prepare(k, root, steps, nested, seen);
-        steps[steps.length - 1] = { map: "get", key: k };
-        entries.push([pk, prepare(x, root, steps, nested, seen)]);
-        steps.pop();
-      }
-      return tag("map", entries);
-    }
-    if (v instanceof Set) {
-      const out = new Set();
-      let i = 0;
-      for (const x of v) { steps.push({ item: i++ }); out.add(prepare(x, root, steps, nested, seen)); steps.pop(); }
-      return out;
-    }
-    if (v instanceof Error) return v;
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) {
-      const name = proto?.constructor?.name ?? "unknown";
-      throw new SerializationError(pathText(root, steps), `instance of class ${name}`,
-        `class instances do not keep their class across processes. Tip: send a plain object ({ ...value }), or make ${name} an actor.`);
-    }
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) {
-      const x = (v as any)[k];
-      if (typeof x !== "object" && typeof x !== "function" && typeof x !== "symbol") { out[k] = x; continue; }
-      steps.push(k);
-      out[k] = prepare(x, root, steps, nested, seen);
-      steps.pop();
-    }
-    return out;
-  } finally { seen.delete(v); }
-}
-
-const TAG = "__helios$";
-function tag(kind: string, data: unknown) { return { [TAG]: kind, d: data }; }
-
-function restore(v: unknown): unknown {
-  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp || v instanceof Error) return v;
-  if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = restore(v[i]); return v; }
-  if (v instanceof Set) return new Set([...v].map(restore));
-  const o = v as Record<string, unknown>;
-  if (typeof o[TAG] === "string" && Object.keys(o).length === 2) {
-    if (o[TAG] === "map") return new Map((o.d as [unknown, unknown][]).map(([k, x]) => [restore(k), restore(x)]));
-    return o[TAG] === "ref" ? codec!.decodeRef(o.d) : codec!.decodeActor(o.d);
-  }
-  for (const k of Object.keys(o)) o[k] = restore(o[k]);
-  return o;
 }

@@ -8,7 +8,7 @@ import { LocalStore } from "./store.js";
 import { HeldValues } from "./held-values.js";
 import { Connection, WireServer, connect, listenInRange, type Message } from "../rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient } from "../rpc/grpc.js";
-import { serialize, deserialize, concat, setHandleCodec, type Serialized } from "../serialization.js";
+import { serialize, deserialize, concat, readParts, setHandleCodec, type Serialized } from "../serialization.js";
 import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { StoredValue, WireValue } from "../protocol.js";
@@ -263,15 +263,18 @@ export class CoreWorker {
   private memStore = new Map<ObjectId, Buffer>();
 
   /** The bytes of a stored value: local file, a copy pulled to this node, or pulled into memory. */
-  private async readStored(v: StoredValue): Promise<Uint8Array> {
+  private async readStored(v: StoredValue): Promise<Uint8Array | Uint8Array[]> {
+    // deserialize() copies what it would otherwise share with a buffer it reads, so the caller
+    // never changes the bytes kept here. A held buffer goes back to a pool when released: it is
+    // copied now, in the parts deserialize() uses as they are.
     const mem = this.memStore.get(v.id);
     if (mem) return mem;
     const held = this.held.get(v.id);
-    if (held) return Buffer.from(held);   // a copy: the caller may change what it gets
+    if (held) return readParts(held.length, (into, at) => into.set(held.subarray(at, at + into.length)));
     try {
       if (this.config.transferAddress) {
         if (v.node !== this.config.nodeId) await this.agent.call("fetchObject", { id: v.id, from: v.at });
-        return this.store.read(v.id);
+        return this.store.readValue(v.id);
       }
       const conn = await this.connection(v.at);
       const buf = Buffer.allocUnsafe(v.s);

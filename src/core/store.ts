@@ -22,7 +22,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { objectId, type ObjectId } from "../ids.js";
-import type { Serialized } from "../serialization.js";
+import { readParts, type Serialized } from "../serialization.js";
 import { ObjectStoreFullError } from "../errors.js";
 
 /** Bytes of freed segments a node keeps for reuse (HELIOS_STORE_POOL_BYTES overrides). */
@@ -220,6 +220,22 @@ export class LocalStore {
   }
 
   read(id: ObjectId): Buffer { return this.withFile(id, (f) => fs.readFileSync(f)); }
+
+  /** An object's value read in the parts deserialize() takes (each large binary in a buffer of its own). */
+  readValue(id: ObjectId): Uint8Array[] {
+    return this.withFile(id, (f) => {
+      const fd = fs.openSync(f, "r");
+      try {
+        return readParts(fs.fstatSync(fd).size, (into, position) => {
+          for (let done = 0; done < into.length;) {
+            const n = fs.readSync(fd, into, done, into.length - done, position + done);
+            if (n === 0) throw new Error(`${f} ended before its value did`);
+            done += n;
+          }
+        });
+      } finally { fs.closeSync(fd); }
+    });
+  }
 
   /**
    * Free an object's file: keep it as a segment for reuse while the pool has room, else delete
