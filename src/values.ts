@@ -102,7 +102,7 @@ export function prepare(value: unknown, root: string, nested: object[]): unknown
   return holder[0];
 }
 
-/** Prepare `x`, the child of `obj` at `key`, with its path step. */
+/** Prepare `x`, to be put at parent[key], with its path step. */
 function child(x: unknown, w: Walk, parent: object, key: string | number, step: PathStep): unknown {
   w.steps.push(step);
   const out = walk(x, w, parent, key);
@@ -181,7 +181,7 @@ function binaryKind(v: ArrayBufferView | ArrayBuffer, w: Walk): number {
 // Object.keys() of a long array costs ~130 ns an element (a string per index, past V8's cache);
 // inspect() with maxArrayLength 0 lists only the other keys, so it tells in microseconds
 // whether there are any.
-const LONG_ARRAY = 1024;
+const LONG_ARRAY = 512;
 const noOtherKeys = { maxArrayLength: 0, depth: 0, customInspect: false, getters: false } as const;
 
 function walkArray(v: unknown[], w: Walk): unknown {
