@@ -14,7 +14,7 @@ export const name = (): Schema<string> => string({ max: 1024 });
 /** File paths. */
 export const filePath = (): Schema<string> => string({ max: 4096 });
 /** Code package hashes (head/packages.ts). */
-export const packageHash = (): Schema<string> => string({ pattern: /^[0-9a-f]{8,64}$/, what: "a package hash (8 to 64 hex digits)" });
+export const packageHash = (): Schema<string> => string({ pattern: /^[0-9a-f]{64}$/, what: "a package hash (the SHA-256 of the package: 64 hex digits)" });
 
 /** Totals and demands: `{ CPU: 2, GPU: 1 }`, every amount finite and ≥ 0. */
 export const resources: Schema<Resources> = record(number({ min: 0 }), { maxKeys: 256 });

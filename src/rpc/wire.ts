@@ -349,6 +349,10 @@ export class WireServer {
       server.listen(path, () => {
         try { fs.chmodSync(path, 0o600); } catch { /* the directory is private anyway */ }
         this.local = { server, path };
+        // A process that exits without close() (an error, process.exit) takes its socket file along.
+        const unlink = () => { if (this.local?.path === path) try { fs.unlinkSync(path); } catch { /* gone */ } };
+        process.once("exit", unlink);
+        server.once("close", () => process.off("exit", unlink));
         if (this.unrefd) server.unref();
         resolve();
       });
