@@ -110,7 +110,10 @@ export class NodeAgent {
   /** A driver on this machine: keep its job, and have its workers warm (also called at boot for an embedded cluster). */
   registerDriver(j: JobInfo, forked?: ChildProcess) {
     this.jobs.set(j.jobId, { ...this.jobs.get(j.jobId), ...j });
-    const n = this.config.prestart ?? Math.max(1, Math.floor(this.total.CPU ?? os.cpus().length));
+    // One warm worker per CPU, but never more than the machine has cores: a node declared with a
+    // million CPUs starts its workers on demand rather than a million processes at once.
+    const cores = os.cpus().length;
+    const n = this.config.prestart ?? Math.max(1, Math.min(Math.floor(this.total.CPU ?? cores), cores));
     const more = () => {
       this.firstStarts.delete(j.jobId);
       if (!this.closing) for (let i = this.pool.countFor(j.jobId, ["starting", "idle", "leased"]); i < n; i++) this.pool.start(j);

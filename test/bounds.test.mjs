@@ -95,6 +95,18 @@ describe("init() checks its options before it starts anything", () => {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+  test("a node declared with 100,000 CPUs runs work with no more warm workers than the machine has cores", async () => {
+    const script = `import { init, get, remote, shutdown } from "helios";
+      import { runtime } from "./dist/src/api.js";
+      await init({ numCpus: 100000 });
+      console.log("RESULT", await get(remote((x) => x + 1).remote(1)));
+      console.log("WORKERS", (await runtime().core.agent.call("info")).workers.length);
+      await shutdown();`;
+    const out = await driver(script, process.env);
+    assert.match(out, /RESULT 2/);
+    assert.ok(Number(/WORKERS (\d+)/.exec(out)?.[1]) <= os.cpus().length, out);
+  });
 });
 
 /** Run a driver script (ES module text) in a process of its own; resolves with its output. */

@@ -9,7 +9,7 @@ import * as net from "node:net";
 import { Packr } from "msgpackr";
 
 const { startCluster, waitFor } = await import("./helpers.mjs");
-const { remote, get, AuthenticationError } = await import("helios");
+const { remote, get, AuthenticationError, InvalidRequestError } = await import("helios");
 const { connect, PRE_AUTH_MAX_FRAME } = await import("../dist/src/rpc/wire.js");
 const { proof } = await import("../dist/src/rpc/handshake.js");
 
@@ -130,6 +130,18 @@ test("a connection that passed the handshake and then sends a malformed message 
     await assert.rejects(other.request({ t: "stat", id: "no-such-object" }));   // the other connection is fine
     other.close();
   }
+  await allServe();
+});
+
+test("a worker answers a malformed task push with InvalidRequestError naming the field, and runs tasks after it", async () => {
+  const c = await connect(endpoints.worker, token);
+  const good = { taskId: "t1", name: "f", jobId: "j", fnId: "x", owner: "o", args: [], numReturns: 1 };
+  for (const [task, field] of [[null, /task: expected a map/], [5, /task: expected a map/], [{ ...good, args: 7 }, /task\.args/],
+    [{ ...good, owner: { a: 1 } }, /task\.owner/], [{ ...good, numReturns: 1e9 }, /task\.numReturns/], [{ ...good, args: [null] }, /task\.args\[0\]/],
+    [{ ...good, actor: "a" }, /task\.actor/]]) {
+    await assert.rejects(c.request({ t: "push", task }), (e) => e instanceof InvalidRequestError && field.test(e.message), JSON.stringify(task));
+  }
+  c.close();
   await allServe();
 });
 

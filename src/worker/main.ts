@@ -7,6 +7,7 @@ import { setRuntime } from "../api.js";
 import { setCodeRole, setShippedWorkingDir } from "../code/descriptor.js";
 import type { WorkerEnv } from "../protocol.js";
 import { register } from "node:module";
+import { checkTaskSpec } from "../core/task-spec-check.js";
 
 process.on("disconnect", () => process.exit(0));
 // The agent sends the worker its identity once it has one: a worker may be forked before the
@@ -59,6 +60,7 @@ const reportOwners = () => {
 };
 const push = rt.core.handlers.push;
 rt.core.handlers.push = (msg, conn) => {
+  checkTaskSpec(msg.task);   // before its owner is believed and reported to the agent
   if (conn.state.owner !== msg.task.owner) { conn.state.owner = msg.task.owner; reportOwners(); }
   return push(msg, conn);
 };
