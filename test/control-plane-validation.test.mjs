@@ -36,6 +36,7 @@ after(async () => {
   fs.rmSync(storage, { recursive: true, force: true });
 });
 
+const HASH = "ab".repeat(32);   // a package hash is 64 hex digits
 const bytes = new Uint8Array([1, 2, 3]);
 const job = () => ({ jobId: "jValidation", namespace: "ns", driverAddress: "127.0.0.1:1", cwd: "/tmp", execArgv: [] });
 const spec = () => ({ taskId: "t1", name: "C.constructor", jobId: config.jobId, fnId: "f1", args: [{ v: bytes }], numReturns: 0, owner: "127.0.0.1:1" });
@@ -52,10 +53,10 @@ const notAnObject = [null, 42, "a string", [1, 2], bytes];
 const cases = {
   Head: {
     hasPackage: [[{ hash: "../../etc/passwd" }, "body.hash"], [{ hash: 5 }, "body.hash"]],
-    putPackageChunk: [[{ hash: "abcdef12", offset: -1, bytes, last: true }, "body.offset"], [{ hash: "abcdef12", offset: 0, bytes: "x", last: true }, "body.bytes"],
-      [{ hash: "abcdef12", offset: 0, bytes, last: "yes" }, "body.last"]],
-    getPackageChunk: [[{ hash: "abcdef12", offset: 0, length: 0 }, "body.length"], [{ hash: "abcdef12", offset: 0, length: 1e12 }, "body.length"],
-      [{ hash: "abcdef12", offset: "0", length: 10 }, "body.offset"]],
+    putPackageChunk: [[{ hash: HASH, offset: -1, bytes, last: true }, "body.offset"], [{ hash: HASH, offset: 0, bytes: "x", last: true }, "body.bytes"],
+      [{ hash: HASH, offset: 0, bytes, last: "yes" }, "body.last"]],
+    getPackageChunk: [[{ hash: HASH, offset: 0, length: 0 }, "body.length"], [{ hash: HASH, offset: 0, length: 1e12 }, "body.length"],
+      [{ hash: HASH, offset: "0", length: 10 }, "body.offset"]],
     kvPut: [[{ namespace: "n", key: {}, value: bytes }, "body.key"], [{ namespace: null, key: "k", value: bytes }, "body.namespace"],
       [{ namespace: "n", key: "k", value: "x" }, "body.value"], [{ namespace: "n", key: "k", value: bytes, overwrite: "no" }, "body.overwrite"]],
     kvGet: [[{ namespace: "n", key: 5 }, "body.key"], [{ namespace: "n" }, "body.key"]],
