@@ -129,7 +129,7 @@ export class Head {
     }
     const rec: ActorRecord = { actorId: r.actorId, className: r.className, methods: r.methods, name: r.name,
       namespace: r.namespace, state: "PENDING", jobId: r.jobId, detached: r.detached, waiters: [], req: r,
-      restartsLeft: r.maxRestarts ?? 0, numRestarts: 0, maxTaskRetries: r.maxTaskRetries ?? 0 };
+      restartsLeft: r.maxRestarts ?? 0, numRestarts: 0, maxTaskRetries: r.maxTaskRetries ?? 0, maxPendingCalls: r.maxPendingCalls };
     this.actors.set(r.actorId, rec);
     if (key) this.names.set(key, r.actorId);
     for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();
@@ -162,7 +162,7 @@ export class Head {
     this.save(rec);
     try {
       const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
-        resources: r.resources, placement, maxConcurrency: r.maxConcurrency });
+        resources: r.resources, placement, maxConcurrency: r.maxConcurrency, envVars: r.envVars });
       rec.placing = undefined;
       if (dead(rec)) { if (!out.error) node.client.call("killWorker", { workerId: out.workerId }).catch(() => {}); }
       // The constructor threw: a user error, final. Its worker died under it: lost, like a running actor's.

@@ -4,13 +4,13 @@
 import type { StoreStats } from "./store-monitor.js";
 import * as os from "node:os";
 import type { ChildProcess } from "node:child_process";
-import { WorkerPool, type Worker } from "./worker-pool.js";
+import { WorkerPool, envKey, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
 import { TaskUnschedulableError, WorkerCrashedError, type ErrorInfo } from "../src/errors.js";
 import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
-import type { HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
+import type { EnvVars, HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
@@ -19,7 +19,7 @@ import { agentRequests } from "./requests.js";
 import { validated } from "../src/rpc/schema.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
-interface Waiting { want: Resources; alloc: Resources; jobId: JobId; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
+interface Waiting { want: Resources; alloc: Resources; jobId: JobId; envVars?: EnvVars; envKey: string; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
 
 /** Workers that may exit before they are ready, for one request, before it fails (a job whose workers cannot start). */
 const MAX_WORKER_STARTS = 5;
@@ -30,6 +30,9 @@ const MAX_WORKER_STARTS = 5;
  */
 const UNCLAIMED_LEASE_MS = 5000;
 const UNCLAIMED_LEASE_MAX_MS = 60_000;
+
+/** What the head asks of an agent to start an actor (head.ts place()). */
+interface ActorStart { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number; envVars?: EnvVars }
 
 export interface AgentConfig {
   nodeId: NodeId;
@@ -93,7 +96,7 @@ export class NodeAgent {
       requestLease: (r: LeaseRequest, ctx: CallContext) => this.requestLease(r, ctx),
       fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
       returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
-      startActor: (r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) => this.startActor(r),
+      startActor: (r: ActorStart) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
       // Asked by an owner whose worker's connection closed; answering also shows this node is alive.
       workerFate: (r: { workerId: WorkerId }) => ({ oom: this.fates.get(r.workerId) }),
@@ -175,7 +178,7 @@ export class NodeAgent {
     if (!fits(this.total, r.resources)) {
       throw new TaskUnschedulableError(`the task needs ${fmt(r.resources)} but node ${here} has ${fmt(this.total)} in total. Tip: lower numCpus/numGpus/resources, or start a node that has them.`);
     }
-    const worker = await this.acquire(r.jobId, r.resources);
+    const worker = await this.acquire(r.jobId, r.resources, r.resources, r.envVars);
     const leaseId = newLeaseId();
     worker.state = "leased";
     worker.leaseId = leaseId;
@@ -208,10 +211,10 @@ export class NodeAgent {
     });
   }
 
-  /** Wait for resources, take them, then hand out an idle (or new) worker of the job. */
-  private acquire(jobId: JobId, want: Resources, placement: Resources = want): Promise<Worker> {
+  /** Wait for resources, take them, then hand out an idle (or new) worker of the job, started with these extra variables. */
+  private acquire(jobId: JobId, want: Resources, placement: Resources = want, envVars?: EnvVars): Promise<Worker> {
     return new Promise<Worker>((grant, fail) => {
-      this.waiting.push({ want: placement, alloc: want, jobId, fail, grant, starts: 0 });
+      this.waiting.push({ want: placement, alloc: want, jobId, envVars, envKey: envKey(envVars), fail, grant, starts: 0 });
       this.pump();
     });
   }
@@ -222,7 +225,7 @@ export class NodeAgent {
       this.waiting.splice(this.waiting.indexOf(req), 1);
       const alloc = req.alloc;
       take(this.available, alloc);
-      const w = this.pool.idleFor(req.jobId) ?? this.pool.start(this.job(req.jobId));
+      const w = this.pool.idleFor(req.jobId, req.envKey) ?? this.pool.start(this.job(req.jobId), undefined, req.envVars);
       w.state = "leased";   // claimed, even if it is still starting
       this.busySince.set(w, Date.now());
       w.allocated = alloc;
@@ -246,7 +249,15 @@ export class NodeAgent {
     w.leaseId = undefined;
     w.leaseOwner = undefined;
     if (w.state === "idle" && this.ended.has(w.jobId)) this.pool.kill(w.id);   // its job is over: nothing will lease it again
+    else if (w.state === "idle" && w.envKey && this.idleWithEnv(w.jobId) > os.cpus().length) this.pool.kill(w.id);   // kept for one task's variables: only a few
     this.pump();
+  }
+
+  /** Idle workers of the job started with a task's or actor's own variables (each runs only work that asks for the same). */
+  private idleWithEnv(jobId: JobId): number {
+    let n = 0;
+    for (const w of this.pool.workers.values()) if (w.jobId === jobId && w.state === "idle" && w.envKey) n++;
+    return n;
   }
 
   /** A job's driver ended: stop its workers that hold no lease now, and the others as their leases come back. */
@@ -277,7 +288,7 @@ export class NodeAgent {
   }
 
   /** Idempotent per actor: a head restarted in the middle of placing it asks again, and gets the same worker. */
-  private startActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+  private startActor(r: ActorStart) {
     let started = this.actorStarts.get(r.actorId);
     if (!started) {
       this.actorStarts.set(r.actorId, started = this.constructActor(r));
@@ -287,9 +298,9 @@ export class NodeAgent {
   }
   private actorStarts = new Map<ActorId, ReturnType<NodeAgent["constructActor"]>>();
 
-  private async constructActor(r: { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number }) {
+  private async constructActor(r: ActorStart) {
     await this.learnJob(r.jobId);
-    const w = await this.acquire(r.jobId, r.resources, r.placement);
+    const w = await this.acquire(r.jobId, r.resources, r.placement, r.envVars);
     w.state = "actor";
     w.actorId = r.actorId;
     w.proc.once("exit", () => this.actorStarts.delete(r.actorId));   // started again (a restart) constructs anew
@@ -331,7 +342,7 @@ export class NodeAgent {
     const death = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
     this.head.call("workerDied", { workerId: w.id, nodeId: this.config.nodeId, actorId: w.actorId, death }).catch(() => {});
     const job = this.jobs.get(w.jobId);
-    if (job && !w.actorId && !this.ended.has(w.jobId) && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
+    if (job && !w.actorId && !w.envKey && !this.ended.has(w.jobId) && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
     this.pump();
   }
 

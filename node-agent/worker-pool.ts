@@ -2,11 +2,12 @@
 // directory, with its loader), kept warm and reused. Each worker's stdout/stderr goes to
 // its log file and to the driver that owns the job.
 import { fork, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
-import type { JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
+import type { EnvVars, JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
 import { workerEnv } from "../src/cluster/daemon.js";
 
 /*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
@@ -17,6 +18,8 @@ export type WorkerState = "starting" | "idle" | "leased" | "actor" | "dead";
 export interface Worker {
   id: WorkerId;
   jobId: JobId;
+  /** Which extra environment variables (a task's or actor's runtimeEnv.envVars) it started with: "" for none (envKey). */
+  envKey: string;
   proc: ChildProcess;
   pid: number;
   state: WorkerState;
@@ -56,7 +59,7 @@ export interface PoolContext {
  * "env" message, sent by WorkerPool.start). An embedded cluster's agent forks its job's first
  * worker this way before it loads its own modules, so the two start-ups overlap.
  */
-export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv">): ChildProcess {
+export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv" | "envVars">, envVars?: EnvVars): ChildProcess {
   // A driver on another machine may have a cwd and loader paths that do not exist here.
   const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
   return fork(workerMain, [], {
@@ -65,7 +68,8 @@ export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv">): ChildProcess
     stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
     // msgpackr's native string extractor pays off only for large string-heavy messages and
     // costs each worker ~1–4 MB of resident memory; the user may turn it back on.
-    env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...workerEnv(process.env) },
+    // The job's runtimeEnv.envVars, then the task's or actor's own (options.ts refuses HELIOS_* and NODE_OPTIONS).
+    env: { MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...workerEnv(process.env), ...job.envVars, ...envVars },
   });
 }
 
@@ -73,11 +77,11 @@ export class WorkerPool {
   readonly workers = new Map<WorkerId, Worker>();
   constructor(private ctx: PoolContext) {}
 
-  /** An idle worker of the job, else one still starting that nobody has claimed yet. */
-  idleFor(jobId: JobId): Worker | undefined {
+  /** An idle worker of the job started with these extra variables, else one still starting that nobody has claimed yet. */
+  idleFor(jobId: JobId, key = ""): Worker | undefined {
     let starting: Worker | undefined;
     for (const w of this.workers.values()) {
-      if (w.jobId !== jobId) continue;
+      if (w.jobId !== jobId || w.envKey !== key) continue;
       if (w.state === "idle") return w;
       if (w.state === "starting") starting ??= w;
     }
@@ -90,8 +94,9 @@ export class WorkerPool {
     return n;
   }
 
-  /** Start a worker of the job: in a process of its own, or in one forkWorker() started earlier. */
-  start(job: JobInfo, proc: ChildProcess = forkWorker(job)): Worker {
+  /** Start a worker of the job (with a task's extra variables): in a process of its own, or in one forkWorker() started earlier. */
+  start(job: JobInfo, forked?: ChildProcess, envVars?: EnvVars): Worker {
+    const proc = forked ?? forkWorker(job, envVars);
     const id = newWorkerId();
     const env: WorkerEnv = { workerId: id, nodeId: this.ctx.nodeId, jobId: job.jobId, namespace: job.namespace,
       token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress,
@@ -99,7 +104,7 @@ export class WorkerPool {
       driverWorkingDir: job.workingDir && job.workingDir !== job.cwd ? job.workingDir : undefined };
     proc.send({ t: "env", env });
     let resolveReady!: () => void;
-    const w: Worker = { id, jobId: job.jobId, proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
+    const w: Worker = { id, jobId: job.jobId, envKey: envKey(envVars), proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
     const log = fs.createWriteStream(path.join(this.ctx.logDir, `worker-${id}-${proc.pid}.log`));
     const forward = (err: boolean) => (d: Buffer) => {
@@ -141,6 +146,14 @@ export class WorkerPool {
       if (process.env.HELIOS_WORKER_NODE_FLAGS) w.proc.disconnect(); else w.proc.kill("SIGKILL");
     }
   }
+}
+
+/** Names a set of extra environment variables: "" for none, else a hash of its sorted entries. */
+export function envKey(vars: EnvVars | undefined): string {
+  if (!vars) return "";
+  const names = Object.keys(vars).sort();
+  if (!names.length) return "";
+  return createHash("sha256").update(JSON.stringify(names.map((k) => [k, vars[k]]))).digest("base64url");
 }
 
 /** Flags that take a value in the next argument, when written without "=". */

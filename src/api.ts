@@ -45,7 +45,10 @@ export async function init(options: InitOptions = {}): Promise<void> {
     throw new InvalidArgumentError("init(): pass token or tokenFile, not both. Tip: prefer tokenFile (or HELIOS_TOKEN_FILE): it keeps the token out of your code.");
   }
   const address = options.address ?? process.env.HELIOS_ADDRESS;
-  if (address) return join(address, options);
+  if (address) {
+    refuseLocalOptions(options, options.address ? "address" : "HELIOS_ADDRESS");
+    return join(address, options);
+  }
   const numCpus = options.numCpus ?? os.availableParallelism();
   const given = options.token ?? (options.tokenFile !== undefined ? readTokenFileAt(options.tokenFile, "init()") : undefined);
   // Workers import this module too: what only a driver's init() needs is loaded here, on demand.
@@ -67,7 +70,8 @@ export async function init(options: InitOptions = {}): Promise<void> {
   const server = new WireServer(token);
   const range = process.env.HELIOS_DRIVER_PORTS;
   const driverAddress = range ? await listenInRange(server, "127.0.0.1", range) : await server.listen("127.0.0.1", 0);
-  const job: JobInfo = { jobId, namespace, driverAddress, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
+  const job: JobInfo = { jobId, namespace, driverAddress, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir,
+    envVars: options.runtimeEnv?.envVars };
   let cluster: LocalCluster;
   // The head serves before the agent does: connect to it meanwhile. A process's first gRPC call
   // costs ~40 ms of CPU (grpc-js and http2 compiling their code), which would otherwise come
@@ -106,7 +110,7 @@ async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean):
   const workingDir = env.workingDir ? path.resolve(env.workingDir) : undefined;
   checkWorkingDir(workingDir);
   const job: JobInfo = { jobId: c.jobId, namespace: c.namespace, driverAddress: rt.core.address,
-    cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir };
+    cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir, envVars: env.envVars };
   if (workingDir) {
     const { packDir, uploadPackage } = await import("./cluster/package.js");
     const packed = await packDir(workingDir, env.excludes);
@@ -116,6 +120,19 @@ async function startJob(rt: Runtime, options: InitOptions, localAgent: boolean):
   // The head watches the driver from now on (its pings): when it stops answering, the job's actors die with it.
   // Independent: the agent learns the job from the driver, not from the head.
   await Promise.all([rt.core.head.call("registerJob", job), localAgent && rt.core.agent.call("registerDriver", job)]);
+}
+
+/** Options that describe the cluster init() starts on this machine: a cluster being joined has nodes with their own. */
+const LOCAL_CLUSTER_OPTIONS: Record<string, string> = { numCpus: "--num-cpus", numGpus: "--num-gpus", resources: "--resources",
+  prestartWorkers: "", objectStoreMemory: "--object-store-memory", spillDir: "--spill-dir" };
+
+function refuseLocalOptions(options: InitOptions, via: string): void {
+  const given = Object.keys(LOCAL_CLUSTER_OPTIONS).filter((k) => (options as Record<string, unknown>)[k] !== undefined);
+  if (!given.length) return;
+  const flags = given.map((k) => LOCAL_CLUSTER_OPTIONS[k]).filter(Boolean);
+  throw new InvalidArgumentError(`init(): ${given.join(", ")} ${given.length > 1 ? "describe" : "describes"} the cluster init() starts on this machine, ` +
+    `but ${via} is set: init() joins a running cluster, whose nodes have their own. Tip: leave ${given.join(", ")} out` +
+    `${flags.length ? `, and give a node its own with helios start ${flags.map((f) => `${f} …`).join(" ")}` : ""}.`);
 }
 
 function checkWorkingDir(dir: string | undefined): void {

@@ -156,3 +156,9 @@ export class InvalidArgumentError extends TypeError {
 /** A call to a method the actor's class does not have (from JavaScript, or a handle of another class). */
 export class ActorMethodNotFoundError extends HeliosError {}
 byName.ActorMethodNotFoundError = ActorMethodNotFoundError;
+
+// ---- Back-pressure on actor handles (maxPendingCalls) -------------------------------------
+
+/** A call on an actor handle that already has maxPendingCalls calls submitted and not answered (Ray's PendingCallsLimitExceeded). */
+export class PendingCallsLimitExceededError extends HeliosError {}
+byName.PendingCallsLimitExceededError = PendingCallsLimitExceededError;

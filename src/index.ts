@@ -11,5 +11,5 @@ export {
   ObjectStoreFullError, AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError,
   HeadUnavailableError, InvalidIdError, UnsafeDirectoryError, PackageIntegrityError, InvalidRequestError,
 } from "./errors.js";
-export { InvalidArgumentError, ActorMethodNotFoundError } from "./errors.js";
+export { InvalidArgumentError, ActorMethodNotFoundError, PendingCallsLimitExceededError } from "./errors.js";
 export type * from "./types.js";

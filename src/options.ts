@@ -14,10 +14,19 @@ export const MAX_NUM_RETURNS = 10_000;
 /** Longest actor name, namespace or task name (they are keys in the head's tables and lines in logs). */
 export const MAX_NAME_LENGTH = 256;
 
+/** runtimeEnv.envVars: how many, of what names, how long each value, and all of them together (the whole environment of a process is limited to ~2 MiB on Linux). */
+export const MAX_ENV_VARS = 256;
+export const MAX_ENV_VALUE = 32 * 1024;
+export const MAX_ENV_TOTAL = 1024 * 1024;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names a worker's own start-up reads (Helios's settings, node's flags): set by a task, they would break its worker. */
+export const isReservedEnvName = (k: string): boolean => k.startsWith("HELIOS_") || k === "NODE_OPTIONS";
+
 const TASK_KEYS = ["name", "numCpus", "numGpus", "memory", "resources", "numReturns", "maxRetries",
   "retryExceptions", "schedulingStrategy", "runtimeEnv"] as const;
 const ACTOR_KEYS = ["name", "namespace", "lifetime", "getIfExists", "maxRestarts", "maxTaskRetries",
   "maxConcurrency", "maxPendingCalls", "numCpus", "numGpus", "memory", "resources", "schedulingStrategy", "runtimeEnv"] as const;
+const RUNTIME_ENV_KEYS = ["workingDir", "excludes", "envVars"] as const;
 const CALL_KEYS = ["numReturns", "name"] as const;
 const INIT_KEYS = ["address", "token", "tokenFile", "numCpus", "numGpus", "resources", "namespace", "runtimeEnv",
   "prestartWorkers", "objectStoreMemory", "spillDir"] as const;
@@ -71,6 +80,54 @@ function resourceAmounts(o: Record<string, unknown>, where: string): void {
   for (const k of Object.keys(r)) amount(r as Record<string, unknown>, k, `${where}: resources`);
 }
 
+/**
+ * runtimeEnv, of the job (init()) or of a task or actor (options()): workingDir and excludes are
+ * the job's alone (its workers run in one directory); envVars are set in the worker processes.
+ */
+function runtimeEnv(o: Record<string, unknown>, where: string, job: boolean): void {
+  const v = o.runtimeEnv;
+  if (v === undefined) return;
+  const env = keys(v, RUNTIME_ENV_KEYS, `${where}: runtimeEnv`);
+  if (job) {
+    if (env.workingDir !== undefined && (typeof env.workingDir !== "string" || env.workingDir === "")) {
+      fail(where, "runtimeEnv.workingDir", env.workingDir, "a directory path", "pass e.g. \".\" to run the workers in (a copy of) this directory.");
+    }
+    const ex = env.excludes;
+    if (ex !== undefined && !(Array.isArray(ex) && ex.every((x) => typeof x === "string"))) {
+      fail(where, "runtimeEnv.excludes", ex, "a list of names or relative paths", "pass e.g. [\"node_modules\", \"data\"].");
+    }
+  } else {
+    for (const k of ["workingDir", "excludes"] as const) {
+      if (env[k] !== undefined) {
+        throw new InvalidArgumentError(`${where}: runtimeEnv.${k} is the job's, not a task's or an actor's: all the job's workers run in one directory. ` +
+          `Tip: pass it to init({ runtimeEnv: { ${k} } }); options({ runtimeEnv }) takes envVars.`);
+      }
+    }
+  }
+  if (env.envVars !== undefined) envVars(env.envVars, where);
+}
+
+function envVars(v: unknown, where: string): void {
+  const key = "runtimeEnv.envVars";
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(where, key, v, "an object of names and string values", "pass e.g. { envVars: { LOG_LEVEL: \"debug\" } }.");
+  const names = Object.keys(v);
+  if (names.length > MAX_ENV_VARS) fail(where, key, `an object of ${names.length} variables`, `at most ${MAX_ENV_VARS} variables`, "pass fewer, or one variable holding a file path or JSON.");
+  let total = 0;
+  for (const name of names) {
+    if (!ENV_NAME.test(name)) fail(where, `${key} name`, name, "letters, digits and _, not starting with a digit", "rename the variable, e.g. MY_SETTING.");
+    if (isReservedEnvName(name)) {
+      throw new InvalidArgumentError(`${where}: ${key} may not set ${name}: ${name === "NODE_OPTIONS" ? "node's flags" : "Helios's own settings"} ` +
+        "would change how the worker process itself starts, not just the task. " +
+        `Tip: ${name === "NODE_OPTIONS" ? "give workers node flags with HELIOS_WORKER_NODE_FLAGS on the node agent" : "set Helios's variables in the environment of the processes that read them (docs/configuration.md)"}.`);
+    }
+    const value = (v as Record<string, unknown>)[name];
+    if (typeof value !== "string") fail(where, `${key}.${name}`, value, "a string", `pass String(value).`);
+    if (value.length > MAX_ENV_VALUE) fail(where, `${key}.${name}`, `(${value.length} characters)`, `at most ${MAX_ENV_VALUE} characters`, "put large values in a file (or put() them) and pass its path.");
+    total += name.length + value.length + 2;
+  }
+  if (total > MAX_ENV_TOTAL) fail(where, key, `${total} characters in all`, `at most ${MAX_ENV_TOTAL} characters in all`, "put large values in a file and pass its path.");
+}
+
 /** Throws unless `v` is a usable name: a non-empty string of at most MAX_NAME_LENGTH characters, no control characters. */
 export function checkName(v: unknown, what: string, where: string): void {
   const tip = `pass a short non-empty string such as "counter".`;
@@ -98,6 +155,7 @@ export function checkTaskOptions(given: TaskOptions, merged: TaskOptions): TaskO
     fail(where, "retryExceptions", re, "true, false, or a list of error names", "pass e.g. ['TimeoutError'].");
   }
   resourceAmounts(o, where);
+  runtimeEnv(o, where, false);
   return merged;
 }
 
@@ -121,6 +179,7 @@ export function checkActorOptions(given: ActorOptions, merged: ActorOptions): Ac
   const mp = o.maxPendingCalls;
   if (mp !== undefined && mp !== -1 && !(isInt(mp) && mp >= 1)) fail(where, "maxPendingCalls", mp, "-1 (no limit) or an integer ≥ 1", "pass -1 or a limit such as 1000.");
   resourceAmounts(o, where);
+  runtimeEnv(o, where, false);
   return merged;
 }
 
@@ -155,5 +214,6 @@ export function checkInitOptions(given: InitOptions): InitOptions {
   if (o.namespace !== undefined) checkName(o.namespace, "namespace", where);
   resourceAmounts(o, where);
   intIn(o, "prestartWorkers", 0, Number.MAX_SAFE_INTEGER, where, "pass 0 to start workers on demand.");
+  runtimeEnv(o, where, true);
   return given;
 }

@@ -1,11 +1,12 @@
 // Schemas of the message shapes in protocol.ts that both the head and the node agents take
 // (head/requests.ts and node-agent/requests.ts declare their methods' bodies with them). Each
 // is held to its interface by objectOf<T>(): a field added there must be added here.
-import { array, boolean, bytes, either, lazy, literal, number, objectOf, optional, record, string, type Schema } from "./rpc/schema.js";
-import type { ActorCallInfo, ActorCreateRequest, ActorOwner, JobInfo, Resources, StoredValue, Strategy, TaskSpec, WireValue } from "./protocol.js";
+import { SchemaViolation, array, boolean, bytes, either, lazy, literal, number, objectOf, optional, record, string, type Schema } from "./rpc/schema.js";
+import type { ActorCallInfo, ActorCreateRequest, ActorOwner, EnvVars, JobInfo, Resources, StoredValue, Strategy, TaskSpec, WireValue } from "./protocol.js";
 import type { CodeDescriptor } from "./code/descriptor.js";
 import type { ErrorInfo, TaskErrorDetails } from "./errors.js";
 import type { ActorId, JobId, NodeId, ObjectId, TaskId, WorkerId } from "./ids.js";
+import { ENV_NAME, MAX_ENV_VALUE, MAX_ENV_VARS, isReservedEnvName } from "./options.js";
 
 /** Ids are generated (src/ids.ts): short, but a task's return id is its task id and an index. */
 export const id = <T extends string>(): Schema<T> => string({ max: 256 }) as Schema<T>;
@@ -34,9 +35,19 @@ export const errorInfo: Schema<ErrorInfo> = objectOf<ErrorInfo>()({
   cause: optional(lazy(() => errorInfo)), lost: optional(objectOf<{ id: string; node: string }>()({ id: id<string>(), node: id<string>() })),
 });
 
+/** runtimeEnv.envVars: the limits options.ts holds them to, with messages, where they are given. */
+const envRecord = record(string({ min: 0, max: MAX_ENV_VALUE }), { maxKeys: MAX_ENV_VARS });
+const envName = "an environment variable name (letters, digits, _; not HELIOS_* or NODE_OPTIONS)";
+export const envVars: Schema<EnvVars> = Object.assign((v: unknown, path: string): EnvVars => {
+  const out = envRecord(v, path);
+  for (const k of Object.keys(out)) if (!ENV_NAME.test(k) || isReservedEnvName(k)) throw new SchemaViolation(path, `keys that are ${envName}`, `key ${JSON.stringify(k.slice(0, 40))}`);
+  return out;
+}, { expected: `${envRecord.expected}, keys that are ${envName}` });
+
 export const jobInfo: Schema<JobInfo> = objectOf<JobInfo>()({
   jobId: id<JobId>(), namespace: name(), driverAddress: name(), cwd: filePath(),
   execArgv: array(string({ min: 0, max: 1 << 16 }), { max: 1024 }), workingDir: optional(filePath()), package: optional(packageHash()),
+  envVars: optional(envVars),
 });
 
 const codeDescriptor: Schema<CodeDescriptor> = objectOf<CodeDescriptor>()({
@@ -63,4 +74,5 @@ export const actorCreateRequest: Schema<ActorCreateRequest> = objectOf<ActorCrea
   actorId: id<ActorId>(), jobId: id<JobId>(), className: name(), methods: array(name()), name: optional(name()),
   namespace: name(), getIfExists: optional(boolean()), detached: boolean(), resources, strategy: optional(strategy),
   maxConcurrency: number({ integer: true, min: 1 }), maxRestarts: count(), maxTaskRetries: count(), spec: taskSpec, owner: optional(actorOwner),
+  maxPendingCalls: optional(count()), envVars: optional(envVars),
 });

@@ -36,7 +36,12 @@ export interface JobInfo {
   /** runtimeEnv.workingDir on the driver's machine (absolute), and its package hash. */
   workingDir?: string;
   package?: string;
+  /** init({ runtimeEnv: { envVars } }): set in every worker process of the job. */
+  envVars?: EnvVars;
 }
+
+/** Environment variables a task, an actor or a job asks for in its worker processes (runtimeEnv.envVars). */
+export type EnvVars = Record<string, string>;
 
 export type Strategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
 export interface LeaseRequest {
@@ -44,6 +49,8 @@ export interface LeaseRequest {
   resources: Resources;
   owner: string;
   strategy?: Strategy;
+  /** The task's own runtimeEnv.envVars (on top of its job's): only a worker started with them runs it. */
+  envVars?: EnvVars;
   /** Set when another agent sent the owner here: grant or queue locally, never spill again. */
   spilled?: boolean;
 }
@@ -66,6 +73,10 @@ export interface ActorCreateRequest {
   /** Times the actor is started again after its worker or node dies (-1: forever). */
   maxRestarts: number;
   maxTaskRetries: number;
+  /** Calls one process may have submitted and not answered before the next throws (-1 or unset: no limit). */
+  maxPendingCalls?: number;
+  /** The actor's own runtimeEnv.envVars (on top of its job's), set in its worker process. */
+  envVars?: EnvVars;
   spec: TaskSpec;
   /** The process that created the actor: unless detached, the actor dies with it. */
   owner?: ActorOwner;
@@ -94,6 +105,7 @@ export interface ActorInfo {
   death?: ErrorInfo;
   numRestarts?: number;
   maxTaskRetries?: number;
+  maxPendingCalls?: number;
 }
 
 export interface NodeInfo {

@@ -45,6 +45,7 @@ const registration = () => ({ nodeId: "nBogus", agentAddress: "127.0.0.1:1", tra
 const createActor = () => ({ actorId: "aBogus", jobId: config.jobId, className: "C", methods: ["m"], namespace: "ns", detached: true,
   resources: { CPU: 0 }, maxConcurrency: 1, maxRestarts: 0, maxTaskRetries: 0, spec: spec() });
 const notAnObject = [null, 42, "a string", [1, 2], bytes];
+const HASH = "ab".repeat(32);   // a well-formed package hash: the bodies are wrong elsewhere
 
 /**
  * Per method: bodies that must be refused, each with the path the error must name. Every body
@@ -73,12 +74,14 @@ const cases = {
     listNodes: [],
     headInfo: [],
     registerJob: [[{ ...job(), jobId: undefined }, "body.jobId"], [{ ...job(), jobId: null }, "body.jobId"], [{ ...job(), jobId: {} }, "body.jobId"],
-      [{ ...job(), execArgv: "x" }, "body.execArgv"], [{ ...job(), cwd: 4 }, "body.cwd"]],
+      [{ ...job(), execArgv: "x" }, "body.execArgv"], [{ ...job(), cwd: 4 }, "body.cwd"],
+      [{ ...job(), envVars: { HELIOS_TOKEN: "x" } }, "body.envVars"], [{ ...job(), envVars: { A: 1 } }, "body.envVars.A"]],
     getJob: [[{ jobId: {} }, "body.jobId"]],
     createActor: [[() => ({ ...createActor(), actorId: null }), "body.actorId"], [() => ({ ...createActor(), resources: { CPU: "1" } }), "body.resources.CPU"],
       [() => ({ ...createActor(), spec: {} }), "body.spec.taskId"], [() => ({ ...createActor(), spec: { ...spec(), args: [{ v: "x" }] } }), "body.spec.args[0].v"],
       [() => ({ ...createActor(), maxConcurrency: 0 }), "body.maxConcurrency"], [() => ({ ...createActor(), detached: "yes" }), "body.detached"],
-      [() => ({ ...createActor(), strategy: 7 }), "body.strategy"]],
+      [() => ({ ...createActor(), strategy: 7 }), "body.strategy"], [() => ({ ...createActor(), maxPendingCalls: 0.5 }), "body.maxPendingCalls"],
+      [() => ({ ...createActor(), envVars: { "A-B": "x" } }), "body.envVars"]],
     waitActor: [[{ actorId: 5 }, "body.actorId"]],
     waitActorSettled: [[{ actorId: null }, "body.actorId"]],
     getActor: [[{ actorId: [] }, "body.actorId"]],
@@ -89,12 +92,15 @@ const cases = {
     listActors: [],
   },
   NodeAgent: {
-    registerDriver: [[{ ...job(), execArgv: [1] }, "body.execArgv[0]"], [{ ...job(), jobId: undefined }, "body.jobId"]],
-    requestLease: [[() => ({ jobId: config.jobId, resources: { CPU: "1" }, owner: "x" }), "body.resources.CPU"], [() => ({ jobId: config.jobId, resources: {} }), "body.owner"]],
+    registerDriver: [[{ ...job(), execArgv: [1] }, "body.execArgv[0]"], [{ ...job(), jobId: undefined }, "body.jobId"], [{ ...job(), envVars: [] }, "body.envVars"]],
+    requestLease: [[() => ({ jobId: config.jobId, resources: { CPU: "1" }, owner: "x" }), "body.resources.CPU"], [() => ({ jobId: config.jobId, resources: {} }), "body.owner"],
+      [() => ({ jobId: config.jobId, resources: {}, owner: "x", envVars: { NODE_OPTIONS: "--inspect" } }), "body.envVars"],
+      [() => ({ jobId: config.jobId, resources: {}, owner: "x", envVars: { A: "x".repeat(32 * 1024 + 1) } }), "body.envVars.A"]],
     fetchObject: [[{ id: 1, from: "x" }, "body.id"]],
     returnLease: [[{ leaseId: null }, "body.leaseId"]],
     startActor: [[() => ({ actorId: "a", jobId: config.jobId, spec: { taskId: 1 }, resources: {}, placement: {}, maxConcurrency: 1 }), "body.spec.taskId"],
-      [() => ({ actorId: "a", jobId: config.jobId, spec: spec(), resources: {}, placement: { CPU: -2 }, maxConcurrency: 1 }), "body.placement.CPU"]],
+      [() => ({ actorId: "a", jobId: config.jobId, spec: spec(), resources: {}, placement: { CPU: -2 }, maxConcurrency: 1 }), "body.placement.CPU"],
+      [() => ({ actorId: "a", jobId: config.jobId, spec: spec(), resources: {}, placement: {}, maxConcurrency: 1, envVars: "A=1" }), "body.envVars"]],
     killWorker: [[{ workerId: {} }, "body.workerId"], [{ workerId: "w", reason: 5 }, "body.reason"]],
     workerFate: [[{ workerId: 1 }, "body.workerId"]],
     workerBlocked: [[{ workerId: null }, "body.workerId"]],

@@ -1,7 +1,7 @@
 // Caller side of actor calls: calls go straight to the actor's worker over one connection
 // per actor, sent in submission order (per-caller sequence numbers), many in flight.
 import type { Connection } from "../rpc/wire.js";
-import { ActorDiedError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { ActorDiedError, PendingCallsLimitExceededError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { ActorInfo, TaskReply, TaskSpec } from "../protocol.js";
 import type { ActorId } from "../ids.js";
 import type { CoreWorker } from "./core-worker.js";
@@ -29,6 +29,8 @@ interface CallerState {
   /** While set, lost calls are being settled: nothing new is sent, so that nothing overtakes them. */
   replay?: Promise<void>;
   maxTaskRetries: number;
+  /** Calls submitted here and not answered yet (held to the handle's maxPendingCalls). */
+  pending: number;
 }
 
 export class ActorCaller {
@@ -44,16 +46,32 @@ export class ActorCaller {
 
   private state(id: ActorId): CallerState {
     let s = this.actors.get(id);
-    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: [], lostCalls: [], losses: 0, maxTaskRetries: 0 });
+    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: [], lostCalls: [], losses: 0, maxTaskRetries: 0, pending: 0 });
     return s;
   }
 
   created(id: ActorId, p: Promise<unknown>): void { this.state(id).created = p; }
 
+  /**
+   * Refuse a call before anything of it is made when this process already has `max` calls to the
+   * actor submitted and not answered (maxPendingCalls; undefined or -1: no limit).
+   */
+  admit(id: ActorId, className: string, max: number | undefined): void {
+    if (max === undefined || max < 0) return;
+    const pending = this.actors.get(id)?.pending ?? 0;
+    if (pending >= max) {
+      throw new PendingCallsLimitExceededError(`actor ${className} (${id}) has ${pending} calls submitted and not answered, ` +
+        `its limit (maxPendingCalls: ${max}). Tip: wait for some results (get() or wait()) before submitting more, or raise maxPendingCalls.`);
+    }
+  }
+
   /** Queue a call: `prepare` resolves the arguments; sends stay in call order. */
-  call(id: ActorId, prepare: () => Promise<TaskSpec>, done: (r: TaskReply) => void, maxTaskRetries = 0): void {
+  call(id: ActorId, prepare: () => Promise<TaskSpec>, answered: (r: TaskReply) => void, maxTaskRetries = 0): void {
     const s = this.state(id);
     s.maxTaskRetries = maxTaskRetries;
+    s.pending++;
+    let settled = false;
+    const done = (r: TaskReply) => { if (!settled) { settled = true; s.pending--; } answered(r); };
     s.chain = s.chain.then(async () => {
       try {
         const spec = await prepare();

@@ -15,6 +15,8 @@ export interface ActorRecord {
   namespace?: string;
   /** Calls in flight when the actor restarts are sent again up to this many times. */
   maxTaskRetries?: number;
+  /** Calls submitted from one process and not answered before the next one throws PendingCallsLimitExceededError (-1: no limit). */
+  maxPendingCalls?: number;
 }
 
 export interface ActorCallSink {

@@ -46,14 +46,14 @@ export class Runtime {
     const numReturns = options.numReturns ?? 1;
     const taskId = newTaskId();
     const name = options.name ?? fn.name;
-    const { resources, strategy, shape, maxLeases } = this.shapeOf(options);
+    const { resources, strategy, shape, maxLeases, envVars } = this.shapeOf(options);
     const { values, pinned, internal } = this.serializeArgs(args, name);
     const returnIds = numReturns === 1 ? [returnId(taskId, 0)] : Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = numReturns === 1 ? [this.core.pending(returnIds[0], taskId)] : returnIds.map((id) => this.core.pending(id, taskId));
     const task: PendingTask = {
       internal,
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
-      fn, resources, strategy, shape, maxLeases, returnIds, state: "resolving", pinned,
+      fn, resources, strategy, shape, maxLeases, envVars, returnIds, state: "resolving", pinned,
       retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions, attempts: 1,
     };
     this.tasks.set(taskId, task);
@@ -137,14 +137,15 @@ export class Runtime {
 
   // A remote function's options object is fixed (options() makes a new one): its resources,
   // strategy and queue are worked out once, not on every call.
-  private shapes = new WeakMap<TaskOptions, Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases">>();
-  private shapeOf(options: TaskOptions): Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases"> {
+  private shapes = new WeakMap<TaskOptions, Shape>();
+  private shapeOf(options: TaskOptions): Shape {
     let s = this.shapes.get(options);
     if (!s) {
       const resources = taskResources(options);
       const strategy = checkStrategy(options.schedulingStrategy);
       const maxLeases = (options as { [MAX_LEASES]?: number })[MAX_LEASES];
-      this.shapes.set(options, s = { resources, strategy, maxLeases, shape: shapeKey(resources, strategy, maxLeases) });
+      const envVars = options.runtimeEnv?.envVars;
+      this.shapes.set(options, s = { resources, strategy, maxLeases, envVars, shape: shapeKey(resources, strategy, maxLeases, envVars) });
     }
     return s;
   }
@@ -227,7 +228,8 @@ export class Runtime {
     const actorId = newActorId();
     const namespace = options.namespace ?? this.core.config.namespace;
     const { values, pinned } = this.serializeArgs(args, `${cls.name} constructor`);
-    const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace, maxTaskRetries: options.maxTaskRetries };
+    const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace, maxTaskRetries: options.maxTaskRetries,
+      maxPendingCalls: options.maxPendingCalls };
     const created = this.resolveArgs(values).then(async (wire) => {
       const spec: TaskSpec = { taskId: newTaskId(), name: `${cls.name}.constructor`, jobId: this.core.config.jobId,
         fnId: cls.id, fn: cls, args: wire, numReturns: 0, owner: this.core.address };
@@ -236,6 +238,7 @@ export class Runtime {
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
         resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
         maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, maxTaskRetries: options.maxTaskRetries ?? 0, spec,
+        maxPendingCalls: options.maxPendingCalls, envVars: options.runtimeEnv?.envVars,
         owner: this.owner(),
       };
       return this.core.head.call<ActorInfo>("createActor", req);
@@ -255,6 +258,7 @@ export class Runtime {
   }
 
   callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown {
+    this.actors.admit(actor.actorId, actor.className, actor.maxPendingCalls);
     const numReturns = options.numReturns ?? 1;
     const taskId = newTaskId();
     const name = options.name ?? `${actor.className}.${method}`;
@@ -284,7 +288,8 @@ export class Runtime {
     const info = await this.core.hold(this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace }));
     if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
     if (info.state === "DEAD") throw deadError(info);
-    return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries });
+    return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries,
+      maxPendingCalls: info.maxPendingCalls });
   }
 
   context() {
@@ -293,6 +298,9 @@ export class Runtime {
     return { nodeId: c.nodeId, workerId: c.workerId, jobId: c.jobId, namespace: c.namespace, taskId: ctx?.taskId, actorId: ctx?.actorId };
   }
 }
+
+/** What a task's queue is worked out from (once per options object). */
+type Shape = Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases" | "envVars">;
 
 const NO_IDS: ReadonlySet<ObjectId> = new Set();
 /** The pins of a task with no ref arguments (shared: a task's pins are replaced, never added to). */

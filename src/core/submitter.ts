@@ -10,7 +10,7 @@
 // only its oldest in-flight task (the one running) fails, the others are queued again.
 import type { Connection } from "../rpc/wire.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { LeaseGrant, LeaseReply, Resources, Strategy, TaskReply, TaskSpec } from "../protocol.js";
+import type { EnvVars, LeaseGrant, LeaseReply, Resources, Strategy, TaskReply, TaskSpec } from "../protocol.js";
 import type { RpcClient } from "../rpc/grpc.js";
 import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
@@ -32,9 +32,11 @@ export interface PendingTask {
   fn: CodeDescriptor;
   resources: Resources;
   strategy?: Strategy;
-  /** The queue it waits in: resources, strategy and lease limit (computed once per options object). */
+  /** The queue it waits in: resources, strategy, lease limit and variables (computed once per options object). */
   shape: string;
   maxLeases?: number;
+  /** runtimeEnv.envVars: leased workers were started with them. */
+  envVars?: EnvVars;
   returnIds: ObjectId[];
   state: TaskState;
   /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
@@ -70,6 +72,7 @@ interface Lease {
 interface ShapeQueue {
   resources: Resources;
   strategy?: Strategy;
+  envVars?: EnvVars;
   tasks: Deque<PendingTask>;
   leases: Set<Lease>;
   requesting: number;
@@ -100,7 +103,7 @@ export class TaskSubmitter {
   submit(task: PendingTask): void {
     let q = this.queues.get(task.shape);
     if (!q) {
-      this.queues.set(task.shape, q = { resources: task.resources, strategy: task.strategy, tasks: new Deque(), leases: new Set(), requesting: 0,
+      this.queues.set(task.shape, q = { resources: task.resources, strategy: task.strategy, envVars: task.envVars, tasks: new Deque(), leases: new Set(), requesting: 0,
         failures: 0, rtt: PIPELINE_BELOW_MS * 2, maxLeases: task.maxLeases ?? Infinity });
     }
     task.state = "queued";
@@ -133,7 +136,7 @@ export class TaskSubmitter {
 
   /** Ask the local agent; follow one spillback to the agent the head chose. */
   private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: RpcClient }> {
-    const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy };
+    const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy, envVars: q.envVars };
     // The agent asked is the one that gets the lease back (a driver without an agent of its own may have moved on to another).
     const home = this.core.homeAgent();
     const reply = await home.call<LeaseReply>("requestLease", req);
@@ -313,6 +316,7 @@ function withAttempts(e: ErrorInfo, attempts: number): ErrorInfo {
   return attempts > 1 ? { ...e, message: `${e.message} (after ${attempts} attempts)` } : e;
 }
 
-export function shapeKey(r: Resources, strategy?: Strategy, maxLeases?: number): string {
-  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",") + "|" + JSON.stringify(strategy ?? "DEFAULT") + "|" + (maxLeases ?? "");
+export function shapeKey(r: Resources, strategy?: Strategy, maxLeases?: number, envVars?: EnvVars): string {
+  return Object.keys(r).sort().map((k) => `${k}=${r[k]}`).join(",") + "|" + JSON.stringify(strategy ?? "DEFAULT") + "|" + (maxLeases ?? "") +
+    (envVars ? "|" + JSON.stringify(Object.keys(envVars).sort().map((k) => [k, envVars[k]])) : "");
 }
