@@ -11,9 +11,10 @@
 import { connect, type Connection } from "../src/rpc/wire.js";
 import type { ActorOwner, JobInfo } from "../src/protocol.js";
 import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
+import { setting } from "../src/config.js";
 
 /** How long a driver may leave the head's pings unanswered before its job counts as ended. */
-const DRIVER_TIMEOUT_MS = driverTimeout(process.env.HELIOS_DRIVER_TIMEOUT_MS);
+const DRIVER_TIMEOUT_MS = setting("HELIOS_DRIVER_TIMEOUT_MS");
 /** Owners remembered as dead, so that an actor whose creation arrives after its owner died dies at once. */
 const DEAD_OWNERS_KEPT = 10_000;
 
@@ -81,13 +82,6 @@ export class OwnerTable {
   }
 
   close(): void { for (const w of this.drivers.values()) w.stop(); }
-}
-
-function driverTimeout(raw: string | undefined): number {
-  if (raw === undefined || raw === "") return 60_000;
-  const ms = Number(raw);
-  if (!(ms > 0)) throw new TypeError(`HELIOS_DRIVER_TIMEOUT_MS must be a positive number of milliseconds, e.g. 60000; got ${JSON.stringify(raw)}`);
-  return ms;
 }
 
 function remember<T>(set: Set<T>, v: T): void {

@@ -3,32 +3,40 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { forkWorker } from "./worker-pool.js";
+import { checkSettings, setting } from "../src/config.js";
+import type { JobInfo } from "../src/protocol.js";
 
+try {
+  checkSettings("agent");   // a bad HELIOS_* value stops the agent here, named
+} catch (e) {
+  console.error(`helios agent: ${(e as Error).message}`);
+  process.exit(1);
+}
 // Started by a driver for its embedded cluster: fork that job's first worker before anything
 // else, so that its start-up overlaps the loading of the agent's own modules (below).
-const bootJob = process.env.HELIOS_JOB ? JSON.parse(process.env.HELIOS_JOB) : undefined;
-const forked = bootJob && process.env.HELIOS_PRESTART !== "0" ? forkWorker(bootJob) : undefined;
+const bootJob = setting("HELIOS_JOB") as JobInfo | undefined;
+const forked = bootJob && setting("HELIOS_PRESTART") !== 0 ? forkWorker(bootJob) : undefined;
 
 const [{ NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, createServer, RpcClient }, { exitWithParent }, { newNodeId },
   { privateDir }] = await Promise.all([import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
     import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js"), import("../src/cluster/private-dir.js")]);
 
-const token = process.env.HELIOS_TOKEN ?? "";
-const host = process.env.HELIOS_HOST ?? "127.0.0.1";
-const headAddress = process.env.HELIOS_HEAD!;
-const resources: Record<string, number> = JSON.parse(process.env.HELIOS_RESOURCES ?? "{}");
-const labels: Record<string, string> = JSON.parse(process.env.HELIOS_LABELS ?? "{}");
+const token = setting("HELIOS_TOKEN") ?? "";
+const host = setting("HELIOS_HOST");
+const headAddress = setting("HELIOS_HEAD")!;
+const resources = setting("HELIOS_RESOURCES");
+const labels = setting("HELIOS_LABELS");
 resources.CPU ??= os.cpus().length;
 const nodeId = newNodeId();
-const sessionDir = process.env.HELIOS_SESSION_DIR ?? path.join(os.tmpdir(), `helios-${nodeId}`);
+const sessionDir = setting("HELIOS_SESSION_DIR") ?? path.join(os.tmpdir(), `helios-${nodeId}`);
+const spillBase = setting("HELIOS_SPILL_DIR");
 let storeDir: string;
 let store: InstanceType<typeof StoreMonitor>;
 try {
   // Private (0700), and refused when another user made a directory of that name first.
   privateDir(sessionDir, "the node's session directory");
   storeDir = pickStoreDir(nodeId);
-  store = new StoreMonitor(storeDir, { capacity: storeCapacity(storeDir), spillDir: process.env.HELIOS_SPILL_DIR
-    ? path.join(process.env.HELIOS_SPILL_DIR, `helios-spill-${nodeId}`) : path.join(os.tmpdir(), `helios-spill-${nodeId}`) });
+  store = new StoreMonitor(storeDir, { capacity: storeCapacity(storeDir), spillDir: path.join(spillBase ?? os.tmpdir(), `helios-spill-${nodeId}`) });
 } catch (e) {
   console.error(`helios agent: ${(e as Error).message}`);
   process.exit(1);
@@ -42,12 +50,12 @@ const logDir = path.join(sessionDir, "logs");
 fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
 
 const server = createServer(token);
-const port = await bindServer(server, host, Number(process.env.HELIOS_AGENT_PORT ?? 0));
+const port = await bindServer(server, host, setting("HELIOS_AGENT_PORT"));
 const agentAddress = `${host}:${port}`;
 const transfer = new ObjectTransfer(storeDir, token);
-const transferAddress = await transfer.listen(host, Number(process.env.HELIOS_TRANSFER_PORT ?? 0));
+const transferAddress = await transfer.listen(host, setting("HELIOS_TRANSFER_PORT"));
 const agent = new NodeAgent({ nodeId, token, host, headAddress, agentAddress, transferAddress, storeDir, logDir, resources, storeStats: () => store.stats(),
-  prestart: process.env.HELIOS_PRESTART ? Number(process.env.HELIOS_PRESTART) : undefined }, transfer);
+  prestart: setting("HELIOS_PRESTART") }, transfer);
 addService(server, "NodeAgent", token, agent.handlers());
 // Warm the embedded cluster's job's workers while the head starts.
 if (bootJob) agent.registerDriver(bootJob, forked);
@@ -57,7 +65,7 @@ const registration = { nodeId, agentAddress, transferAddress, resources, availab
 await head.call("registerNode", registration);
 head.close();
 let declaredDead = false;
-agent.startHeartbeat(Number(process.env.HELIOS_HEARTBEAT_MS ?? 1000), registration, () => {
+agent.startHeartbeat(setting("HELIOS_HEARTBEAT_MS"), registration, () => {
   if (declaredDead) return;   // heartbeats already on their way are refused too
   declaredDead = true;
   console.error(`node ${nodeId} was declared dead by the head; exiting (start the agent again to rejoin as a new node)`);
@@ -76,7 +84,7 @@ exitWithParent(() => {
 
 /** Objects live in /dev/shm when it exists and has room, else in the temp dir. */
 function pickStoreDir(id: string): string {
-  for (const base of ["/dev/shm", os.tmpdir(), process.env.HELIOS_SPILL_DIR].filter((b): b is string => !!b)) sweepStaleStores(base);
+  for (const base of ["/dev/shm", os.tmpdir(), spillBase].filter((b): b is string => !!b)) sweepStaleStores(base);
   const base = fs.existsSync("/dev/shm") && fs.statfsSync("/dev/shm").bavail * fs.statfsSync("/dev/shm").bsize > 1 << 30 ? "/dev/shm" : os.tmpdir();
   const dir = privateDir(path.join(base, `helios-objects-${id}`), "the object store directory");
   fs.writeFileSync(path.join(dir, ".agent-pid"), `${process.pid}\n`, { mode: 0o600 });
@@ -111,10 +119,7 @@ function sweepStaleStores(base: string): void {
 function storeCapacity(dir: string): number {
   const st = fs.statfsSync(dir);
   const fsFree = st.bavail * st.bsize;
-  const asked = process.env.HELIOS_OBJECT_STORE_BYTES ? Number(process.env.HELIOS_OBJECT_STORE_BYTES) : undefined;
-  if (asked !== undefined && !(Number.isFinite(asked) && asked >= 0)) {
-    throw new RangeError(`HELIOS_OBJECT_STORE_BYTES must be a number of bytes ≥ 0, got '${process.env.HELIOS_OBJECT_STORE_BYTES}'`);
-  }
+  const asked = setting("HELIOS_OBJECT_STORE_BYTES");
   return Math.floor(Math.min(asked ?? os.totalmem() * 0.3, fsFree * 0.9));
 }
 

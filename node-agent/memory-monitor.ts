@@ -12,6 +12,7 @@
 // HELIOS_MEMORY_MONITOR_MS (default 250) is the sampling period; 0 turns the monitor off.
 import * as fs from "node:fs";
 import type { ErrorInfo } from "../src/errors.js";
+import { setting } from "../src/config.js";
 
 export interface MemoryConfig {
   /** Fraction of the machine's memory in use above which a worker is killed. */
@@ -24,17 +25,10 @@ export interface MemoryConfig {
 
 /** The configuration from the environment; a bad value fails the agent's start with what to write instead. */
 export function memoryConfigFromEnv(env: NodeJS.ProcessEnv = process.env): MemoryConfig {
-  const num = (name: string, ok: (v: number) => boolean, want: string): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === "") return undefined;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || !ok(v)) throw new TypeError(`${name} must be ${want}, got ${JSON.stringify(raw)}`);
-    return v;
-  };
   return {
-    threshold: num("HELIOS_MEMORY_THRESHOLD", (v) => v > 0 && v <= 1, "a fraction in (0, 1], e.g. 0.95") ?? 0.95,
-    limitBytes: num("HELIOS_MEMORY_LIMIT_BYTES", (v) => v > 0 && Number.isInteger(v), "a positive whole number of bytes, e.g. 2000000000"),
-    periodMs: num("HELIOS_MEMORY_MONITOR_MS", (v) => v >= 0, "a number of milliseconds (0 turns the monitor off)") ?? 250,
+    threshold: setting("HELIOS_MEMORY_THRESHOLD", env),
+    limitBytes: setting("HELIOS_MEMORY_LIMIT_BYTES", env),
+    periodMs: setting("HELIOS_MEMORY_MONITOR_MS", env),
   };
 }
 

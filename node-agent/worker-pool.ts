@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
 import type { EnvVars, JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
 import { workerEnv } from "../src/cluster/daemon.js";
+import { setting } from "../src/config.js";
 
 /*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
                                           └──startActor──▶ actor        any ──exit──▶ dead      */
@@ -64,7 +65,7 @@ export function forkWorker(job: Pick<JobInfo, "cwd" | "execArgv" | "envVars">, e
   const cwd = fs.existsSync(job.cwd) ? job.cwd : process.cwd();
   return fork(workerMain, [], {
     // HELIOS_WORKER_NODE_FLAGS: extra node flags for workers (profiling, --inspect).
-    cwd, execArgv: [...loaderArgs(job.execArgv), ...(process.env.HELIOS_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? [])],
+    cwd, execArgv: [...loaderArgs(job.execArgv), ...setting("HELIOS_WORKER_NODE_FLAGS")],
     stdio: ["pipe", "pipe", "pipe", "ipc"], serialization: "advanced",
     // msgpackr's native string extractor pays off only for large string-heavy messages and
     // costs each worker ~1–4 MB of resident memory; the user may turn it back on.
@@ -143,7 +144,7 @@ export class WorkerPool {
   /** Workers die with their agent. With HELIOS_WORKER_NODE_FLAGS (profiling) they get to exit on their own. */
   killAll(): void {
     for (const w of this.workers.values()) {
-      if (process.env.HELIOS_WORKER_NODE_FLAGS) w.proc.disconnect(); else w.proc.kill("SIGKILL");
+      if (setting("HELIOS_WORKER_NODE_FLAGS").length) w.proc.disconnect(); else w.proc.kill("SIGKILL");
     }
   }
 }

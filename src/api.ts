@@ -18,6 +18,7 @@ import * as path from "node:path";
 import type { InitOptions } from "./types.js";
 import { checkInitOptions, checkName, checkToken } from "./options.js";
 import { readTokenFile as readTokenFileAt } from "./token.js";
+import { checkSettings, setting } from "./config.js";
 
 interface State { runtime: Runtime; cluster?: LocalCluster; stopping?: Promise<void> }
 const key = Symbol.for("helios.runtime");
@@ -44,11 +45,13 @@ export async function init(options: InitOptions = {}): Promise<void> {
   if (options.token !== undefined && options.tokenFile !== undefined) {
     throw new InvalidArgumentError("init(): pass token or tokenFile, not both. Tip: prefer tokenFile (or HELIOS_TOKEN_FILE): it keeps the token out of your code.");
   }
-  const address = options.address ?? process.env.HELIOS_ADDRESS;
+  checkSettings("driver");   // a bad HELIOS_* value fails here, named, not in some later call
+  const address = options.address ?? setting("HELIOS_ADDRESS");
   if (address) {
     refuseLocalOptions(options, options.address ? "address" : "HELIOS_ADDRESS");
     return join(address, options);
   }
+  checkSettings(["head", "agent"], { plumbing: false });   // the embedded cluster's daemons inherit this environment
   const numCpus = options.numCpus ?? os.availableParallelism();
   const given = options.token ?? (options.tokenFile !== undefined ? readTokenFileAt(options.tokenFile, "init()") : undefined);
   // Workers import this module too: what only a driver's init() needs is loaded here, on demand.
@@ -68,7 +71,7 @@ export async function init(options: InitOptions = {}): Promise<void> {
   // The driver listens before its cluster starts: the head and agent know the job, and where its
   // driver is, from their first moment, and init() waits for no registration.
   const server = new WireServer(token);
-  const range = process.env.HELIOS_DRIVER_PORTS;
+  const range = setting("HELIOS_DRIVER_PORTS");
   const driverAddress = range ? await listenInRange(server, "127.0.0.1", range) : await server.listen("127.0.0.1", 0);
   const job: JobInfo = { jobId, namespace, driverAddress, cwd: workingDir ?? process.cwd(), execArgv: process.execArgv, workingDir,
     envVars: options.runtimeEnv?.envVars };
@@ -163,10 +166,11 @@ async function join(address: string, options: InitOptions): Promise<void> {
 function clusterToken(options: InitOptions): string {
   if (options.token !== undefined) return options.token;
   if (options.tokenFile !== undefined) return readTokenFileAt(options.tokenFile, "init()");
-  const env = process.env;
-  if (env.HELIOS_TOKEN !== undefined) return checkToken(env.HELIOS_TOKEN, "init() (HELIOS_TOKEN)");
-  if (env.HELIOS_TOKEN_FILE) return readTokenFileAt(env.HELIOS_TOKEN_FILE, "init() (HELIOS_TOKEN_FILE)");
-  const file = path.join(env.HELIOS_HOME || path.join(os.homedir(), ".helios"), "token");
+  const token = setting("HELIOS_TOKEN");
+  if (token !== undefined) return checkToken(token, "init() (HELIOS_TOKEN)");
+  const tokenFile = setting("HELIOS_TOKEN_FILE");
+  if (tokenFile) return readTokenFileAt(tokenFile, "init() (HELIOS_TOKEN_FILE)");
+  const file = path.join(setting("HELIOS_HOME"), "token");
   if (!fs.existsSync(file)) {
     throw new IllegalStateError(`no cluster token: pass init({ tokenFile }), set HELIOS_TOKEN_FILE or HELIOS_TOKEN, or run on a machine where \`helios start\` stored ${file}.`);
   }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { clusterStatus, formatStatus, formatStorageWarning, headStorage, readDaemons, readTokenFile, startAgent, startHead, stopDaemons, tokenFile } from "./cluster/daemons.js";
 import { checkToken } from "./options.js";
 import { readTokenFile as readTokenFileAt } from "./token.js";
+import { setting } from "./config.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // src/ or dist/src/: package.json sits at the package root.
@@ -151,6 +152,6 @@ try {
   await program.parseAsync();
 } catch (e: any) {
   console.error(`helios: ${e?.message ?? e}`);
-  if (process.env.HELIOS_DEBUG === "1") console.error(e?.stack);
+  if (setting("HELIOS_DEBUG")) console.error(e?.stack);
   process.exit(1);
 }

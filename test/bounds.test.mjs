@@ -83,7 +83,8 @@ describe("init() checks its options before it starts anything", () => {
     try {
       const script = `import { init } from "helios";
         await init({ numCpus: 1 }).then(() => console.log("STARTED"), (e) => console.log("FAILED", e.message));`;
-      const out = await driver(script, { ...process.env, TMPDIR: tmp, HELIOS_HEAD_FSYNC: "bogus" });
+      // A storage directory that cannot be made (a bad HELIOS_* value would be refused by init() before anything starts).
+      const out = await driver(script, { ...process.env, TMPDIR: tmp, HELIOS_HEAD_STORAGE: "/dev/null/storage" });
       assert.match(out, /FAILED the head exited with code 1/);
       // Every process of that cluster (agent, its first worker) had TMPDIR=tmp in its environment.
       await waitFor(() => !processesWithEnv(`TMPDIR=${tmp}`).length, 5000, "the cluster's processes to exit");

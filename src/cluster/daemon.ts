@@ -1,6 +1,7 @@
 // Shared by the head and agent daemons: exit cleanly on SIGTERM/SIGINT, and when started
 // by a driver (HELIOS_PARENT=1), exit when the driver's end of stdin closes — which the
 // kernel does even when the driver is SIGKILLed — so no daemon outlives its owner.
+import { setting } from "../config.js";
 export function exitWithParent(cleanup: () => void): void {
   let done = false;
   const stop = () => {
@@ -10,7 +11,7 @@ export function exitWithParent(cleanup: () => void): void {
   };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  if (process.env.HELIOS_PARENT === "1") {
+  if (setting("HELIOS_PARENT")) {
     process.stdin.on("end", stop);
     process.stdin.on("error", stop);
     process.stdin.resume();

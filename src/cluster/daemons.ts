@@ -13,6 +13,7 @@ import { daemonEnv } from "./daemon.js";
 import type { NodeInfo, Resources } from "../protocol.js";
 import { storeEnv } from "./local.js";
 import { readTokenFile as readTokenFileAt } from "../token.js";
+import { setting } from "../config.js";
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const SCRIPTS = { head: path.join(dist, "head/main.js"), agent: path.join(dist, "node-agent/main.js") };
@@ -32,7 +33,7 @@ export interface NodeOptions {
   objectStoreMemory?: number; spillDir?: string;
 }
 
-export const heliosHome = () => process.env.HELIOS_HOME || path.join(os.homedir(), ".helios");
+export const heliosHome = (): string => setting("HELIOS_HOME");
 export const tokenFile = () => path.join(heliosHome(), "token");
 const daemonsFile = () => path.join(heliosHome(), "daemons.json");
 

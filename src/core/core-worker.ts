@@ -18,6 +18,7 @@ import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-han
 import { waitRefs } from "./wait.js";
 import { locateAll, readAll } from "./get.js";
 import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
+import { setting } from "../config.js";
 
 /** How many times one get() follows a lost object to its rebuilt copy before giving up. */
 const MAX_RELOCATIONS = 16;
@@ -97,7 +98,7 @@ export class CoreWorker {
 
   async start(): Promise<void> {
     // Firewalled clusters give workers (and drivers) a port range: HELIOS_WORKER_PORTS / HELIOS_DRIVER_PORTS = "a-b".
-    const range = process.env[this.config.mode === "worker" ? "HELIOS_WORKER_PORTS" : "HELIOS_DRIVER_PORTS"];
+    const range = setting(this.config.mode === "worker" ? "HELIOS_WORKER_PORTS" : "HELIOS_DRIVER_PORTS");
     this.address = this.server.address || (range ? await listenInRange(this.server, this.config.host, range) : await this.server.listen(this.config.host, 0));
     if (this.config.mode === "driver") this.server.unref();
   }

@@ -3,13 +3,13 @@
 // ref leaves the process — as a task argument or when another process asks for it. Many puts
 // are read back by their owner or dropped; the ones that travel pay the store write they would
 // have paid anyway.
-import * as os from "node:os";
 import { BufferPool } from "./buffer-pool.js";
 import type { Serialized } from "../serialization.js";
 import type { ObjectId } from "../ids.js";
+import { setting } from "../config.js";
 
 /** Bytes of put() values an owner keeps in its own memory before they go to the node store. */
-const HELD_MAX_BYTES = Number(process.env.HELIOS_HELD_BYTES ?? Math.min(2 ** 34, os.totalmem() / 4));
+const HELD_MAX_BYTES = setting("HELIOS_HELD_BYTES");
 const BUFFER_MAX = 2 ** 32 - 1;
 
 export class HeldValues {

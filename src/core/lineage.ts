@@ -10,6 +10,7 @@ import type { PendingTask } from "./submitter.js";
 import type { CoreWorker } from "./core-worker.js";
 import type { Serialized } from "../serialization.js";
 import type { ObjectId, TaskId } from "../ids.js";
+import { setting } from "../config.js";
 
 /** A ref argument as lineage keeps it: id and owner, not a live handle. */
 export interface RefInput { lineageRef: ObjectId; owner: string }
@@ -25,7 +26,7 @@ interface Entry {
 }
 
 /** Kept tasks beyond this many lose the oldest recipes that only other recipes need (Ray bounds lineage too). */
-const MAX_ENTRIES = Number(process.env.HELIOS_MAX_LINEAGE ?? 100_000);
+const MAX_ENTRIES = setting("HELIOS_MAX_LINEAGE");
 
 /** The task that made an object: return ids are `<task>.<i>`; put() ids have no task. */
 export function producerOf(id: ObjectId): TaskId | undefined {

@@ -19,14 +19,14 @@
 // Only the agent's user can read objects: the store and spill directories are 0700 (made by the
 // agent, cluster/private-dir.ts), object files 0600; an id is checked before it names a file.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { objectId, type ObjectId } from "../ids.js";
 import { readParts, type Serialized } from "../serialization.js";
 import { ObjectStoreFullError } from "../errors.js";
+import { setting } from "../config.js";
 
 /** Bytes of freed segments a node keeps for reuse (HELIOS_STORE_POOL_BYTES overrides). */
-export const POOL_BYTES = Number(process.env.HELIOS_STORE_POOL_BYTES ?? Math.min(2 ** 31, os.totalmem() / 10));
+export const POOL_BYTES = setting("HELIOS_STORE_POOL_BYTES");
 
 /** The store's limits, written by the agent into `.store.json`. */
 export interface StoreConfig { capacity: number; spillDir: string }

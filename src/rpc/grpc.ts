@@ -10,6 +10,7 @@ import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
 import { encodeRequest, decodeRequest, encodeReply, decodeReply } from "./envelope.js";
 import { sameSecret } from "./handshake.js";
+import { setting } from "../config.js";
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
 // grpc-js loads on first use: a worker that never calls the control plane starts faster and
@@ -65,7 +66,7 @@ export function createServer(token: string): grpc.Server {
   });
 }
 export const SERVER_MAX_RECEIVE = 16 * 1024 * 1024;
-const IDLE_MS = Number(process.env.HELIOS_GRPC_IDLE_MS ?? 60_000);
+const IDLE_MS = setting("HELIOS_GRPC_IDLE_MS");
 
 /** Why a call's headers are refused (status and details), or undefined when they pass. */
 export function refusal(md: grpc.Metadata, token: string): { code: number; details: string } | undefined {
@@ -97,7 +98,7 @@ function authInterceptor(token: string): grpc.ServerInterceptor {
  * mid-call sends the call again under the same id, and gets the first call's reply (joined if it
  * is still running) instead of running the handler twice. Bounded by age and count.
  */
-export const DEDUP_MS = Number(process.env.HELIOS_DEDUP_MS ?? 120_000);
+export const DEDUP_MS = setting("HELIOS_DEDUP_MS");
 const DEDUP_MAX = 50_000;
 /** `calls`: the copies of a call still running (for cancelled()); dropped once it has its reply. */
 interface Answered { at: number; reply: Promise<Buffer>; calls?: Array<grpc.ServerUnaryCall<any, any>> }
@@ -159,7 +160,7 @@ function channelCredentials(): grpc.ChannelCredentials {
 }
 
 /** How long a head client keeps retrying while the head is unreachable (it may be restarting). */
-export const HEAD_RECONNECT_MS = Number(process.env.HELIOS_HEAD_RECONNECT_MS ?? 60_000);
+export const HEAD_RECONNECT_MS = setting("HELIOS_HEAD_RECONNECT_MS");
 const UNAVAILABLE = 14;
 /** Request ids: this process's random prefix and a counter (unique across processes and restarts). */
 const clientId = randomBytes(8).toString("base64url");

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setting } from "../config.js";
 
 /** sun_path holds 108 bytes with its NUL; longer paths cannot be bound. */
 const MAX_PATH = 107;
@@ -19,7 +20,7 @@ const warned = new Set<string>();
 export function socketDir(): string | null {
   if (dir !== undefined) return dir;
   const uid = process.getuid?.() ?? 0;
-  const d = process.env.HELIOS_SOCKET_DIR || path.join(os.tmpdir(), `helios-${uid}`);
+  const d = setting("HELIOS_SOCKET_DIR") || path.join(os.tmpdir(), `helios-${uid}`);
   try {
     try { fs.mkdirSync(d, { mode: 0o700 }); } catch (e: any) { if (e.code !== "EEXIST") throw e; }
     const st = fs.lstatSync(d);

@@ -3,6 +3,7 @@
 // --tls-cert/--tls-key/--tls-ca set and child processes inherit. Servers require a client
 // certificate signed by the cluster CA, so a peer with a certificate from another CA is refused.
 import * as fs from "node:fs";
+import { setting } from "../config.js";
 
 export interface TlsFiles { cert: Buffer; key: Buffer; ca: Buffer }
 
@@ -11,7 +12,7 @@ let cached: TlsFiles | null | undefined;
 /** The TLS material of this process, or null when TLS is off. */
 export function tlsConfig(): TlsFiles | null {
   if (cached !== undefined) return cached;
-  const { HELIOS_TLS_CERT: cert, HELIOS_TLS_KEY: key, HELIOS_TLS_CA: ca } = process.env;
+  const [cert, key, ca] = [setting("HELIOS_TLS_CERT"), setting("HELIOS_TLS_KEY"), setting("HELIOS_TLS_CA")];
   if (!cert && !key && !ca) return (cached = null);
   if (!cert || !key || !ca) {
     throw new TypeError("TLS needs all three of HELIOS_TLS_CERT, HELIOS_TLS_KEY and HELIOS_TLS_CA (or --tls-cert, --tls-key, --tls-ca)");

@@ -24,6 +24,7 @@ import { socketPath, warnOnce } from "./local-socket.js";
 import "../serialization.js";   // its msgpack extensions must exist wherever values are decoded
 
 const packr = new Packr({ useRecords: false, moreTypes: true });
+import { setting } from "../config.js";
 /** Idle time before TCP keepalive probes start on a wire connection. */
 const KEEPALIVE_MS = 15_000;
 /** Largest frame accepted; larger inline payloads go through the object store instead. */
@@ -31,7 +32,7 @@ const MAX_FRAME = 256 * 1024 * 1024;
 /** Largest frame accepted before the handshake is done (a hello or proof is under 100 bytes). */
 export const PRE_AUTH_MAX_FRAME = 1024;
 /** How long either side waits for the other's part of the handshake. */
-export const HANDSHAKE_MS = Number(process.env.HELIOS_HANDSHAKE_MS ?? 10_000);
+export const HANDSHAKE_MS = setting("HELIOS_HANDSHAKE_MS");
 
 /** A peer broke the protocol: why, for the log line. Logged at most a few times a minute. */
 let violations = { windowStart: 0, count: 0, dropped: 0 };
@@ -219,7 +220,7 @@ function malformed(msg: unknown): string | undefined {
 // enter (local-socket.ts), so no other local user can connect to it or pose as it. Peers that
 // cannot use it (another user, another host) talk TCP. Off with TLS (which is for the network)
 // or HELIOS_WIRE_UDS=0.
-const UDS = process.platform === "linux" && process.env.HELIOS_WIRE_UDS !== "0";
+const UDS = setting("HELIOS_WIRE_UDS");
 let localHosts: Set<string> | undefined;
 function isLocalHost(host: string): boolean {
   localHosts ??= new Set(["localhost", ...Object.values(os.networkInterfaces()).flat().map((i) => i!.address)]);
