@@ -5,11 +5,15 @@ import type { ObjectRef } from "./core/object-ref.js";
 export type SchedulingStrategy = "DEFAULT" | "SPREAD" | { nodeId: string; soft?: boolean };
 
 export interface RuntimeEnv {
-  /** Directory the job's workers run in: used in place on this machine, packed and shipped to others. */
+  /** Directory the job's workers run in: used in place on this machine, packed and shipped to others. init() only. */
   workingDir?: string;
-  /** Names or relative paths under workingDir not to ship (".git" is never shipped). */
+  /** Names or relative paths under workingDir not to ship (".git" is never shipped). init() only. */
   excludes?: string[];
-  /** Extra environment variables for the job's workers. */
+  /**
+   * Environment variables of the worker processes: init()'s in all the job's workers; a task's or
+   * actor's own (options()) on top of those, in workers started with them that run nothing else.
+   * Not HELIOS_* or NODE_OPTIONS; at most 256, each value at most 32 KiB.
+   */
   envVars?: Record<string, string>;
 }
 
@@ -39,6 +43,7 @@ export interface ActorOptions extends ResourceOptions {
   maxRestarts?: number;
   maxTaskRetries?: number;
   maxConcurrency?: number;
+  /** Calls one process may have submitted to the actor and not had answered; past it .remote() throws PendingCallsLimitExceededError (-1: no limit, the default). */
   maxPendingCalls?: number;
 }
 
@@ -54,6 +59,8 @@ export interface InitOptions {
   token?: string;
   /** A file holding the cluster's token, readable only by its owner (mode 0600); HELIOS_TOKEN_FILE too. */
   tokenFile?: string;
+  /** numCpus, numGpus, resources, prestartWorkers, objectStoreMemory and spillDir describe the local
+   *  cluster init() starts: with an address (or HELIOS_ADDRESS) they are refused. */
   numCpus?: number;
   numGpus?: number;
   resources?: Record<string, number>;
