@@ -36,7 +36,6 @@ after(async () => {
   fs.rmSync(storage, { recursive: true, force: true });
 });
 
-const HASH = "ab".repeat(32);   // a package hash is 64 hex digits
 const bytes = new Uint8Array([1, 2, 3]);
 const job = () => ({ jobId: "jValidation", namespace: "ns", driverAddress: "127.0.0.1:1", cwd: "/tmp", execArgv: [] });
 const spec = () => ({ taskId: "t1", name: "C.constructor", jobId: config.jobId, fnId: "f1", args: [{ v: bytes }], numReturns: 0, owner: "127.0.0.1:1" });
