@@ -111,7 +111,15 @@ export function ownerState(rt = current.rt) {
   const actorCalls = [...(rt.actors?.actors?.entries() ?? [])]
     .filter(([, s]) => s.inflight.length || s.lostCalls.length || s.dead)
     .map(([actorId, s]) => ({ actorId, inflight: s.inflight.map((c) => c.spec.name), lost: s.lostCalls.length, dead: s.dead?.message }));
-  return { tasks, actorCalls };
+  const sub = rt.submitter;
+  const queues = [...(sub?.queues?.entries() ?? [])].map(([shape, q]) => ({ shape, rtt: q.rtt, leases: q.leases.size, queued: q.tasks.length,
+    pipelines: sub.depth?.(q) > 1 }));
+  return { tasks, actorCalls, queues };
+}
+
+/** The owner's pending task that makes `ref`, as ownerState() lists it (undefined once it is done). */
+export function pendingTask(ref, rt = current.rt) {
+  return ownerState(rt).tasks.find((t) => ref.id.startsWith(`${t.taskId}.`));
 }
 
 /** A readable dump of the owner's pending work, the agent's workers and leases and the head's actors. */

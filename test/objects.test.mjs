@@ -1,9 +1,10 @@
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, get, put, wait, GetTimeoutError } from "helios";
-import { startCluster, waitFor } from "./helpers.mjs";
+import { startCluster, clusterTest, latch, waitFor } from "./helpers.mjs";
+import { held } from "./fixtures/latch.mjs";
 import { collectGarbage } from "../dist/src/core/gc.js";
 
 let cluster;
@@ -12,11 +13,11 @@ after(() => cluster.stop());
 
 const sleep = remote(async (ms, v) => { await new Promise((r) => setTimeout(r, ms)); return v; });
 
-test("put and get round-trip a small value", async () => {
+clusterTest("put and get round-trip a small value", async () => {
   assert.deepEqual(await get(put({ a: [1, 2, 3] })), { a: [1, 2, 3] });
 });
 
-test("a 200 MB Float64Array comes back as an equal Float64Array", async () => {
+clusterTest("a 200 MB Float64Array comes back as an equal Float64Array", async () => {
   const a = new Float64Array(25_000_000);
   for (let i = 0; i < a.length; i += 1000) a[i] = i * 0.5;
   const back = await get(put(a));
@@ -25,7 +26,7 @@ test("a 200 MB Float64Array comes back as an equal Float64Array", async () => {
   assert.ok(Buffer.from(back.buffer, back.byteOffset, back.byteLength).equals(Buffer.from(a.buffer)));
 });
 
-test("a large value made by a task is read by the driver and by another task", async () => {
+clusterTest("a large value made by a task is read by the driver and by another task", async () => {
   const make = remote((n) => new Float64Array(n).fill(2));
   const total = remote((a) => a.reduce((s, x) => s + x, 0));
   const ref = make.remote(2_000_000);
@@ -33,37 +34,46 @@ test("a large value made by a task is read by the driver and by another task", a
   assert.equal(await get(total.remote(ref)), 4_000_000);
 });
 
-test("get of an array of refs returns the values in order", async () => {
+clusterTest("get of an array of refs returns the values in order", async () => {
   const refs = [sleep.remote(60, "slow"), sleep.remote(0, "fast"), put("put")];
   assert.deepEqual(await get(refs), ["slow", "fast", "put"]);
 });
 
-test("get with a timeout raises GetTimeoutError", async () => {
-  await assert.rejects(get(sleep.remote(2000, 1), { timeout: 50 }), GetTimeoutError);
+// A task held until the test releases it never ends within a get() or wait() that times out.
+clusterTest("get with a timeout raises GetTimeoutError", async () => {
+  const release = latch("release");
+  const slow = held.remote(null, release.path, 1);
+  await assert.rejects(get(slow, { timeout: 50 }), GetTimeoutError);
+  release.open();
+  assert.equal(await get(slow), 1);
 });
 
-test("wait returns numReturns ready refs and the rest pending", async () => {
+clusterTest("wait returns numReturns ready refs and the rest pending", async () => {
+  const release = latch("release");
   const fast = sleep.remote(0, "a");
-  const slow = sleep.remote(3000, "b");
+  const slow = held.remote(null, release.path, "b");
   const { ready, pending } = await wait([slow, fast], { numReturns: 1 });
   assert.deepEqual(ready, [fast]);
   assert.deepEqual(pending, [slow]);
+  release.open();
+  assert.equal(await get(slow), "b");
 });
 
-test("wait honours its timeout", async () => {
-  const slow = sleep.remote(3000, "b");
-  const t0 = Date.now();
-  const { ready, pending } = await wait([slow], { numReturns: 1, timeout: 100 });
+clusterTest("wait honours its timeout", async () => {
+  const release = latch("release");
+  const slow = held.remote(null, release.path, "b");
+  const { ready, pending } = await wait([slow], { numReturns: 1, timeout: 100 });   // returns although slow never ends by itself
   assert.deepEqual(ready, []);
   assert.deepEqual(pending, [slow]);
-  assert.ok(Date.now() - t0 < 2500);
+  release.open();
+  assert.equal(await get(slow), "b");
 });
 
-test("get rejects something that is not a ref with a hint", async () => {
+clusterTest("get rejects something that is not a ref with a hint", async () => {
   await assert.rejects(get(Promise.resolve(1)), /refs are not promises/);
 });
 
-test("objects are freed once nothing refers to them: 100 × 50 MB puts stay bounded", async () => {
+clusterTest("objects are freed once nothing refers to them: 100 × 50 MB puts stay bounded", async () => {
   const dir = cluster.rt.core.store.dir;
   const used = () => fs.readdirSync(dir).reduce((s, f) => { try { return s + fs.statSync(path.join(dir, f)).size; } catch { return s; } }, 0);
   let peak = 0;
@@ -76,9 +86,9 @@ test("objects are freed once nothing refers to them: 100 × 50 MB puts stay boun
   assert.ok(peak < 2.5 * 1024 ** 3, `store peaked at ${(peak / 1024 ** 3).toFixed(2)} GiB for 5 GiB put`);
   global.gc?.();
   await waitFor(() => { global.gc?.(); return used() < 600 * 1024 * 1024; }, 10_000, "the store to drain");
-});
+}, { deadlineMs: 120_000 });   // 3–5 GB through the store on a busy machine
 
-test("a driver's large puts held in its memory stay bounded too, and their buffers are reused", async () => {
+clusterTest("a driver's large puts held in its memory stay bounded too, and their buffers are reused", async () => {
   const core = cluster.rt.core;
   let peak = 0;
   for (let i = 0; i < 60; i++) {
@@ -89,9 +99,9 @@ test("a driver's large puts held in its memory stay bounded too, and their buffe
   assert.ok(peak < 1.5 * 1024 ** 3, `held puts peaked at ${(peak / 1024 ** 3).toFixed(2)} GiB for 3 GiB put`);
   await waitFor(() => { collectGarbage(); return core.memoryStats().heldObjects === 0; }, 10_000, "held puts to be freed");
   assert.ok(core.memoryStats().pooledBytes >= 50 * 1024 * 1024, "freed buffers are kept for the next puts");
-});
+}, { deadlineMs: 120_000 });   // 3–5 GB through the store on a busy machine
 
-test("a large put is a snapshot held by its owner, written to the node store when a task needs it", async () => {
+clusterTest("a large put is a snapshot held by its owner, written to the node store when a task needs it", async () => {
   const store = cluster.rt.core.store.dir;
   const a = new Float64Array(1_000_000).fill(1);
   const ref = put(a);
@@ -107,13 +117,13 @@ test("a large put is a snapshot held by its owner, written to the node store whe
   assert.equal((await get(ref))[5], 1);
 });
 
-test("a ref to a held put nested in a value is readable by a task", async () => {
+clusterTest("a ref to a held put nested in a value is readable by a task", async () => {
   const ref = put(new Uint8Array(500_000).fill(3));
   const first = remote(async (box) => { const { get } = await import("helios"); return (await get(box.inner))[499_999]; });
   assert.equal(await get(first.remote({ inner: ref })), 3);
 });
 
-test("freed store files are kept as segments and reused by the next large value", async () => {
+clusterTest("freed store files are kept as segments and reused by the next large value", async () => {
   const store = cluster.rt.core.store.dir;
   const pool = path.join(store, ".pool");
   const segments = () => { try { return fs.readdirSync(pool).map((n) => fs.statSync(path.join(pool, n)).ino); } catch { return []; } };

@@ -29,10 +29,15 @@ test("the head and agent start without NODE_EXTRA_CA_CERTS (and msgpackr's nativ
 test("a wire endpoint accepts connections before it has a handler; their requests wait for serve()", async () => {
   const server = new WireServer("t0ken");
   const address = await server.listen("127.0.0.1", 0);
+  // The request has reached the server (its early handler) before serve() is called.
+  const arrived = new Promise((resolve) => {
+    server.onOpen = (c) => { const early = c.onRequest; c.onRequest = (m, cc) => { resolve(); return early(m, cc); }; };
+  });
   const conn = await connect(address, "t0ken");
   let served = false;
   const reply = conn.request({ t: "echo", v: 42 });
-  await new Promise((r) => setTimeout(r, 100));
+  await arrived;
+  server.onOpen = undefined;
   server.serve((c) => { c.onRequest = (m) => { served = true; return { echoed: m.v }; }; });
   assert.deepEqual(await reply, { echoed: 42 });
   assert.equal(served, true);

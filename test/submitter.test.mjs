@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { remote, get } from "helios";
-import { startCluster } from "./helpers.mjs";
+import { startCluster, waitFor } from "./helpers.mjs";
 import { Deque } from "../dist/src/core/deque.js";
 
 test("Deque keeps order through push, shift, unshift, remove and drain", () => {
@@ -28,7 +28,8 @@ test("leases that come and go on one worker connection leave no listeners behind
   const f = remote((x) => x + 1);
   for (let i = 0; i < 30; i++) {
     assert.equal(await get(f.remote(i)), i + 1);
-    await new Promise((r) => setTimeout(r, 30));   // longer than a lease is kept idle: it goes back
+    // Once idle the lease goes back to the agent: the next task takes a new one on the same connection.
+    await waitFor(async () => (await cluster.agentInfo()).workers.every((w) => !w.leaseId), 5000, "the lease to go back");
   }
   const conns = await Promise.all([...cluster.rt.core.conns.values()]);
   assert.ok(conns.length > 0);
