@@ -262,9 +262,11 @@ test("a head client waits for a head that comes back, and gives up with HeadUnav
   assert.ok(Date.now() - t0 >= 700, `gave up after ${Date.now() - t0} ms`);
   slow.close();
 
-  const patient = new RpcClient(`127.0.0.1:${port}`, "Head", "t", { reconnectMs: 20_000 });
+  let retrying;
+  const retried = new Promise((r) => { retrying = r; });
+  const patient = new RpcClient(`127.0.0.1:${port}`, "Head", "t", { reconnectMs: 20_000, onRetry: () => retrying() });
   const waiting = patient.call("listNodes");
-  await new Promise((r) => setTimeout(r, 300));   // the call is retrying now; then a head comes up on that port
+  await retried;   // the call found no head and is retrying; then a head comes up on that port
   const { proc } = await bareHead(path.join(base, "reconnect"), port);
   try {
     assert.deepEqual(await waiting, []);

@@ -1,37 +1,57 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { remote, get, TaskUnschedulableError, ActorDiedError } from "helios";
-import { startCluster, waitFor } from "./helpers.mjs";
+import * as fs from "node:fs";
+import { startCluster, latch, waitFor } from "./helpers.mjs";
+import { loggedHeld } from "./fixtures/latch.mjs";
 
 let cluster;
 before(async () => { cluster = await startCluster({ numCpus: 4, numGpus: 1, resources: { widget: 2 } }); });
 after(() => cluster.stop());
 
-const span = remote(async (ms) => { const s = Date.now(); await new Promise((r) => setTimeout(r, ms)); return [s, Date.now()]; });
+const span = remote(async (ms) => ms);   // for the tests of what can never run
 
-function maxOverlap(spans) {
-  const events = spans.flatMap(([s, e]) => [[s, 1], [e, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+/** The most tasks that ran at once, from a log of "start i" / "end i" lines in the order they happened. */
+function maxOverlap(lines) {
   let cur = 0, max = 0;
-  for (const [, d] of events) { cur += d; max = Math.max(max, cur); }
+  for (const l of lines) { cur += l.startsWith("start") ? 1 : -1; max = Math.max(max, cur); }
   return max;
 }
 
+/**
+ * Runs n held tasks with these options, releasing one at a time, each only once `k` are running
+ * (or all that are left): returns the most that ran at once. More than k shows as a start logged
+ * while k were held; fewer never fills k, and the wait for it times out.
+ */
+async function mostAtOnce(options, n, k) {
+  const log = latch("log").path;
+  const releases = Array.from({ length: n }, (_, i) => latch(`release-${i}`));
+  const refs = releases.map((r, i) => loggedHeld.options(options).remote(log, i, r.path));
+  const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean) : []);
+  const running = () => {
+    const ls = lines();
+    return ls.filter((l) => l.startsWith("start")).map((l) => l.slice(6)).filter((i) => !ls.includes(`end ${i}`));
+  };
+  for (let done = 0; done < n; done++) {
+    await waitFor(() => running().length >= Math.min(k, n - done), 20_000, `${Math.min(k, n - done)} tasks to run at once: ${lines()}`);
+    const [i] = running();
+    releases[i].open();
+    await waitFor(() => lines().includes(`end ${i}`), 20_000, `task ${i} to end`);
+  }
+  assert.deepEqual(await get(refs), Array.from({ length: n }, (_, i) => i));
+  return maxOverlap(lines());
+}
+
 test("tasks needing a GPU wait for the node's one GPU", async () => {
-  const gpuSpan = span.options({ numGpus: 1 });
-  const spans = await get([gpuSpan.remote(150), gpuSpan.remote(150), gpuSpan.remote(150)]);
-  assert.equal(maxOverlap(spans), 1);
+  assert.equal(await mostAtOnce({ numGpus: 1 }, 3, 1), 1);
 });
 
 test("custom resources are accounted: two widgets, never three tasks at once", async () => {
-  const w = span.options({ resources: { widget: 1 } });
-  const spans = await get(Array.from({ length: 6 }, () => w.remote(100)));
-  assert.equal(maxOverlap(spans), 2);
+  assert.equal(await mostAtOnce({ resources: { widget: 1 } }, 6, 2), 2);
 });
 
 test("numCpus is accounted: 2-CPU tasks on a 4-CPU node run two at a time", async () => {
-  const big = span.options({ numCpus: 2 });
-  const spans = await get(Array.from({ length: 4 }, () => big.remote(150)));
-  assert.equal(maxOverlap(spans), 2);
+  assert.equal(await mostAtOnce({ numCpus: 2 }, 4, 2), 2);
 });
 
 test("free resources return to the total once tasks finish", async () => {

@@ -171,6 +171,8 @@ export interface RpcClientOptions {
   /** For head clients: calls that find the head unreachable are tried again with back-off for up to
    *  this long (counted from the first failure), then fail with HeadUnavailableError. Off by default. */
   reconnectMs?: number;
+  /** Called each time a call found the head unreachable and will be tried again (tests wait on it). */
+  onRetry?: (method: string, attempt: number) => void;
 }
 
 export class RpcClient {
@@ -215,6 +217,7 @@ export class RpcClient {
             `${Math.round((Date.now() - downSince) / 1000)} s (${String(e.details ?? e.message).replace(/\s*Resolution note:.*$/s, "")}). ` +
             "Tip: start the head again on the same address and storage directory; calls wait for it up to HELIOS_HEAD_RECONNECT_MS.", { cause: e });
         }
+        this.options.onRetry?.(method, i + 1);
         // Unref'd: a retry alone never keeps a process alive (a driver holds the loop while it waits).
         await new Promise((r) => setTimeout(r, wait).unref());
       }
