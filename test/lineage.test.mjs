@@ -63,7 +63,7 @@ test("lineage keeps recipes, not values: a chain's freed intermediates are made 
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
   const { nodeId, storeDir } = c.nodes.b;
   const n = 12;
-  const r = await withDriver("chain", { on: nodeId, log, bytes: 1024 * 1024, n }, "driver", async () => {
+  const r = await withDriver("chain", { on: nodeId, log, bytes: 1024 * 1024, n, store: storeDir }, "driver", async () => {
     // Only the last value of the chain is still stored on B: keeping the recipes kept no values.
     const objects = fs.readdirSync(storeDir).filter((f) => !f.startsWith("."));
     assert.equal(objects.length, 1, `objects in B's store: ${objects}`);
