@@ -27,20 +27,18 @@ test("a 5-second partition of one agent causes no failed call: its tasks and act
   const lines = createInterface({ input: proc.stdout });
   const ready = new Promise((resolve) => lines.on("line", (l) => { out += l + "\n"; if (l === "READY") resolve(true); }));
   assert.ok(await Promise.race([ready, exited.then(() => false)]), `the driver exited before its work ran:\n${out}`);
-  const cutAt = Date.now();
   await c.net.cut(host);
-  await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, 5000));   // the partition's length is the scenario
   await c.net.restore(host);
-  const restoredAt = Date.now();
   proc.stdin.end("restored\n");
   assert.equal(await exited, 0, out);
   const { outcomes } = JSON.parse(out.split("\n").find((l) => l.startsWith("RESULT ")).slice(7));
 
   const failed = outcomes.filter((o) => o.error || o.got !== o.want);
   assert.deepEqual(failed, [], `calls that failed or returned the wrong value:\n${out}`);
-  // The work did cross the partition: some of it was sent before the cut and answered after it.
+  // The work did cross the partition: some of it was sent before the cut (before READY) and answered after the link was back.
   for (const kind of ["task", "call"]) {
-    assert.ok(outcomes.some((o) => o.kind === kind && o.submittedAt < cutAt && o.answeredAt > restoredAt), `no ${kind} was in flight across the cut`);
+    assert.ok(outcomes.some((o) => o.kind === kind && o.beforeCut && o.afterRestore), `no ${kind} was in flight across the cut`);
   }
   const calls = outcomes.filter((o) => o.kind === "call").length;
   const ledger = readLedger(path.join(dir, "p.log"));

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, get, getRuntimeContext } from "helios";
+import { openLatch } from "../fixtures/latch.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,7 +31,9 @@ export const strictChild = remote(async (i, ms) => {
   return childValue(i);
 }).options({ maxRetries: 0 });
 
-export const strictParent = remote(async (i, ms) => {
+/** `started`: a latch file it opens when it starts (test/fixtures/latch.mjs). */
+export const strictParent = remote(async (i, ms, started) => {
+  if (started) openLatch(started, process.pid);
   await sleep(ms);
   return (await get(strictChild.remote(i, ms))) * 3 + i;
 }).options({ maxRetries: 0 });
