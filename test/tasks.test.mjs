@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { remote, get, put } from "helios";
+import { runtime } from "../dist/src/api.js";
 import { startCluster, latch, pendingTask, ownerState, waitFor } from "./helpers.mjs";
 import { busyAfter } from "./fixtures/latch.mjs";
 import { parent, fanOut, Spawner } from "./fixtures/math.mjs";
@@ -114,13 +115,13 @@ test("pipelined tasks that block on work queued behind them do not deadlock", as
   assert.deepEqual(await get(waiters, { timeout: 30_000 }), Array(20).fill(51));
 });
 
-test("cancelling a task that waits in a worker's pipeline drops it there and spares the others", async (t) => {
+test("cancelling a task that waits in a worker's pipeline drops it there and spares the others", async () => {
   const { cancel, TaskCancelledError } = await import("helios");
   const busy = remote((ms) => { const end = performance.now() + ms; while (performance.now() < end); return ms; });
-  // Short tasks: the owner pipelines once their round trips are short enough (not on a machine too busy for it).
-  const pipelines = () => ownerState().queues.some((q) => q.pipelines);
-  for (let round = 0; round < 10 && (round === 0 || !pipelines()); round++) await get(Array.from({ length: 100 }, () => busy.remote(0.2)));
-  if (!pipelines()) return t.skip(`the owner does not pipeline now (round trips ${ownerState().queues.map((q) => q.rtt.toFixed(1)).join(", ")} ms)`);
+  // The owner pipelines while a task's measured round trip is short (under 2 ms); a loaded machine
+  // pushes it past that. Start this queue from a short one, so the test always meets a pipeline.
+  await get(busy.remote(0));
+  for (const q of runtime().submitter.queues.values()) q.rtt = 0;
   // None ends before the release: refs[40] waits behind the running one on its worker.
   const release = latch("release");
   const refs = Array.from({ length: 200 }, () => busyAfter.remote(release.path, 1));
