@@ -106,7 +106,7 @@ export function ownerState(rt = current.rt) {
   const tasks = [...(rt.tasks?.values() ?? [])].map((task) => {
     const place = rt.submitter?.placeOf?.(task);
     return { taskId: task.spec.taskId, name: task.spec.name, state: task.state, attempts: task.attempts,
-      cancelled: !!task.cancelled, worker: place?.grant.workerId, running: place?.running, story: task.story };
+      cancelled: !!task.cancelled, worker: place?.grant.workerId, running: place?.running, story: rt.tasks.story?.(task) };
   });
   const actorCalls = [...(rt.actors?.actors?.entries() ?? [])]
     .filter(([, s]) => s.inflight.length || s.lostCalls.length || s.dead)

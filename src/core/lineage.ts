@@ -5,19 +5,20 @@
 // the owner and need none. As in Ray, the values of intermediate objects are freed as usual;
 // only the recipe stays, and a lost object is rebuilt by re-running its task, its freed inputs
 // first (recursively).
+//
+// What is kept is a recipe (tasks/task-record.ts): an immutable record made from the attempt
+// that finished, never the task's own record. A reconstruction is a new attempt made from it by
+// the task manager; when that attempt ends, its recipe replaces the old one.
 import { ObjectRef } from "./object-ref.js";
-import type { PendingTask } from "./submitter.js";
 import type { CoreWorker } from "./core-worker.js";
-import type { Serialized } from "../serialization.js";
 import type { ObjectId, TaskId } from "../ids.js";
+import type { Input, Recipe, RefInput, TaskRecord } from "./tasks/task-record.js";
 import { setting } from "../config.js";
 
-/** A ref argument as lineage keeps it: id and owner, not a live handle. */
-export interface RefInput { lineageRef: ObjectId; owner: string }
-export type Input = ObjectRef | Serialized | RefInput;
+export type { Input, RefInput } from "./tasks/task-record.js";
 
 interface Entry {
-  task: PendingTask;
+  recipe: Recipe;
   /** Its own returns (while any is owned) plus kept tasks that take one of them as input. */
   holds: number;
   returnsAlive: boolean;
@@ -37,20 +38,20 @@ export function producerOf(id: ObjectId): TaskId | undefined {
 export class Lineage {
   private entries = new Map<TaskId, Entry>();
 
-  constructor(private core: CoreWorker) {}
+  constructor(private core: Pick<CoreWorker, "address" | "isOwned" | "revive">) {}
 
-  get(taskId: TaskId): PendingTask | undefined { return this.entries.get(taskId)?.task; }
+  get(taskId: TaskId): Recipe | undefined { return this.entries.get(taskId)?.recipe; }
   get size(): number { return this.entries.size; }
 
   /**
    * The task finished with stored returns: keep its recipe. Refs among its inputs become ids
    * (arguments it was given by value — large ones ride in internal put()s — stay as they are).
    */
-  keep(task: PendingTask, internal: ReadonlySet<ObjectId>): void {
+  keep(task: TaskRecord): void {
     const e = this.entries.get(task.spec.taskId);
-    if (e) {   // a re-run finished: its returns live again
+    if (e) {   // a re-run ended: its returns live again
       if (!e.returnsAlive) { e.returnsAlive = true; e.holds++; }
-      task.inputs = task.inputs && toRecipe(task.inputs, internal);
+      e.recipe = recipeOf(task);
       return;
     }
     const deps: TaskId[] = [];
@@ -60,27 +61,26 @@ export class Lineage {
       const dep = p && this.entries.get(p);
       if (dep) { dep.holds++; deps.push(p); }
     }
-    task.inputs = task.inputs && toRecipe(task.inputs, internal);
-    this.entries.set(task.spec.taskId, { task, holds: 1, returnsAlive: true, deps });
+    this.entries.set(task.spec.taskId, { recipe: recipeOf(task), holds: 1, returnsAlive: true, deps });
     if (this.entries.size > MAX_ENTRIES) this.evict();
   }
 
   /** One of the task's returns was freed; once none is owned, the recipe is held only by those that need it. */
   freed(taskId: TaskId): void {
     const e = this.entries.get(taskId);
-    if (!e || !e.returnsAlive || e.task.returnIds.some((id) => this.core.isOwned(id))) return;
+    if (!e || !e.returnsAlive || e.recipe.returnIds.some((id) => this.core.isOwned(id))) return;
     e.returnsAlive = false;
     this.release(taskId, e);
   }
 
   /** A freed return is wanted again (as a re-run task's input): owned and pending once more. */
-  revive(id: ObjectId): PendingTask | undefined {
+  revive(id: ObjectId): Recipe | undefined {
     const p = producerOf(id);
     const e = p && this.entries.get(p);
     if (!e) return undefined;
     this.core.revive(id, p);
     if (!e.returnsAlive) { e.returnsAlive = true; e.holds++; }
-    return e.task;
+    return e.recipe;
   }
 
   private release(taskId: TaskId, e: Entry): void {
@@ -106,8 +106,17 @@ export class Lineage {
   }
 }
 
-function toRecipe(inputs: Input[], internal: ReadonlySet<ObjectId>): Input[] {
-  return inputs.map((v) => v instanceof ObjectRef && !internal.has(v.id) ? { lineageRef: v.id, owner: v.owner } : v);
+/** The attempt that ended, as a recipe: refs among its inputs become ids (arguments given by value — large ones ride in internal put()s — stay). */
+function recipeOf(task: TaskRecord): Recipe {
+  const { taskId, name, jobId, fnId, numReturns, owner } = task.spec;
+  const internal = task.internal;
+  const inputs = task.inputs && Object.freeze(task.inputs.map((v) =>
+    v instanceof ObjectRef && !internal?.has(v.id) ? { lineageRef: v.id, owner: v.owner } : v));
+  return Object.freeze({
+    taskId, spec: Object.freeze({ taskId, name, jobId, fnId, numReturns, owner }), fn: task.fn, resources: task.resources,
+    strategy: task.strategy, shape: task.shape, maxLeases: task.maxLeases, envVars: task.envVars, returnIds: task.returnIds, retryExceptions: task.retryExceptions,
+    inputs, args: inputs ? undefined : task.spec.args, internal, retriesLeft: task.retriesLeft, attempts: task.attempts,
+  });
 }
 
 export const isRefInput = (v: Input): v is RefInput => typeof (v as RefInput).lineageRef === "string";

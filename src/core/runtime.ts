@@ -1,34 +1,39 @@
-// The runtime of one process: the public API's operations, built on the core worker,
-// the task submitter and the actor caller.
+// The runtime of one process: the public API's operations, built on the core worker, the task
+// manager (tasks/task-manager.ts: the owner's task records and their lifecycle) with its
+// submitter, and the actor caller.
 import { CoreWorker, INLINE_MAX, type CoreWorkerConfig, type Made } from "./core-worker.js";
 import { taskContext } from "./task-context.js";
-import { TaskSubmitter, MAX_LEASES, shapeKey, type PendingTask } from "./submitter.js";
+import { TaskSubmitter, MAX_LEASES, shapeKey } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
-import { Lineage, isRefInput } from "./lineage.js";
+import { Lineage } from "./lineage.js";
+import { TaskManager, resolveArgs } from "./tasks/task-manager.js";
+import type { TaskShape } from "./tasks/task-record.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
 import { serialize, serializeScalar, concat, type Serialized } from "../serialization.js";
-import { newActorId, newTaskId, returnId, type NodeId, type ObjectId, type TaskId } from "../ids.js";
-import { ActorDiedError, ArgumentError, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { newActorId, newTaskId, returnId, type ObjectId } from "../ids.js";
+import { ActorDiedError } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskReply, TaskSpec, WireValue } from "../protocol.js";
+import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
 
 export class Runtime {
   readonly core: CoreWorker;
   readonly submitter: TaskSubmitter;
   readonly actors: ActorCaller;
-  private tasks = new Map<TaskId, PendingTask>();
+  /** The owner's live tasks: the one place their state changes (dump() shows them with their stories). */
+  readonly tasks: TaskManager;
   /** Recipes of finished tasks whose returns can be lost with a node (lineage.ts). */
   private lineage: Lineage;
 
   /** `made`: the process's wire endpoint and head client, when it has them already (a driver's embedded cluster). */
   constructor(config: CoreWorkerConfig, made?: Made) {
     this.core = new CoreWorker(config, made);
-    this.submitter = new TaskSubmitter(this.core, (t, r) => this.complete(t, r));
-    this.actors = new ActorCaller(this.core);
     this.lineage = new Lineage(this.core);
-    this.core.reconstructor = (taskId, node) => this.reconstruct(taskId, node);
+    this.tasks = new TaskManager(this.core, this.lineage, (reports) => new TaskSubmitter(this.core, reports));
+    this.submitter = this.tasks.transport as TaskSubmitter;
+    this.actors = new ActorCaller(this.core);
+    this.core.reconstructor = (taskId, node) => this.tasks.reconstruct(taskId, node);
     this.core.onFreed = (_id, taskId) => this.lineage.freed(taskId);
     setActorCallSink(this);
   }
@@ -50,89 +55,18 @@ export class Runtime {
     const { values, pinned, internal } = this.serializeArgs(args, name);
     const returnIds = numReturns === 1 ? [returnId(taskId, 0)] : Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = numReturns === 1 ? [this.core.pending(returnIds[0], taskId)] : returnIds.map((id) => this.core.pending(id, taskId));
-    const task: PendingTask = {
-      internal,
-      spec: { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address },
-      fn, resources, strategy, shape, maxLeases, envVars, returnIds, state: "resolving", pinned,
-      retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions, attempts: 1,
-    };
-    this.tasks.set(taskId, task);
+    const spec: TaskSpec = { taskId, name, jobId: this.core.config.jobId, fnId: fn.id, args: [], numReturns, owner: this.core.address };
+    let inputs: Array<ObjectRef | Serialized> | undefined;
     if (pinned.length === 0) {   // no refs among the arguments: nothing to wait for
       const wire: WireValue[] = new Array(values.length);
       for (let i = 0; i < values.length; i++) wire[i] = { v: concat(values[i] as Serialized) };
-      task.spec.args = wire;
-      this.submitter.submit(task);
-      return refs;
+      spec.args = wire;
+    } else {
+      inputs = values;
     }
-    task.inputs = values;
-    this.resubmit(task);
+    this.tasks.submit({ spec, fn, resources, strategy, shape, maxLeases, envVars, returnIds, pinned, internal, inputs,
+      retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions });
     return refs;
-  }
-
-  /** Resolve a task's ref arguments (again) and queue it. */
-  private resubmit(task: PendingTask): void {
-    this.resolveArgs(task.inputs as Array<ObjectRef | Serialized>).then((wire) => {
-      if (task.state === "done") return;
-      task.spec.args = wire;
-      this.submitter.submit(task);
-    }, (e) => this.complete(task, { error: toErrorInfo(e) }));
-  }
-
-  /** A stored return of a finished task was lost with `node`: run the task again (false: it cannot be). */
-  private reconstruct(taskId: TaskId, node: NodeId): boolean {
-    const task = this.lineage.get(taskId);
-    if (!task) return false;
-    if (task.state !== "done") return true;   // running again already
-    if (task.retriesLeft === 0) return false;
-    if (task.retriesLeft > 0) task.retriesLeft--;
-    task.attempts++;
-    for (const id of task.returnIds) this.core.reset(id, node);
-    task.state = "resolving";
-    task.lease = undefined;
-    this.tasks.set(taskId, task);
-    this.rerun(task);
-    return true;
-  }
-
-  /** Send a kept task again: its inputs become live refs again, freed ones made again first (recursively). */
-  private rerun(task: PendingTask): void {
-    if (!task.inputs) return this.submitter.submit(task);
-    const live: Array<ObjectRef | Serialized> = [];
-    task.pinned = [];
-    for (const v of task.inputs) {
-      if (!isRefInput(v)) {
-        if (v instanceof ObjectRef) { this.core.pin(v); task.pinned.push(v.id); }
-        live.push(v);
-        continue;
-      }
-      const id = v.lineageRef;
-      if (v.owner === this.core.address && !this.core.isOwned(id)) {
-        const producer = this.lineage.revive(id);
-        if (!producer) {
-          return this.complete(task, { error: { name: "ObjectLostError", message: `input ${id} of ${task.spec.name} was lost and cannot be made again: ` +
-            "it was freed and the task that made it is no longer known (its lineage was dropped or it was a put()). Tip: keep a ref to inputs you may need rebuilt." } });
-        }
-        if (producer.state === "done" && !this.reconstruct(producer.spec.taskId, "" as NodeId)) {
-          this.core.resolve(id, { error: { name: "ObjectLostError", message: `input ${id} of ${task.spec.name} cannot be made again: the task that made it (${producer.spec.name}) has no retries left (maxRetries)` } });
-        }
-      }
-      const ref = new ObjectRef(id, v.owner);
-      this.core.pin(ref);
-      task.pinned.push(id);
-      live.push(ref);
-    }
-    task.inputs = live;
-    this.resubmit(task);
-  }
-
-  /** The worker could not read an argument's stored copy: have it rebuilt (or relocated), then send the task again. */
-  private rerunAfterLostArgument(task: PendingTask, lost: { id: string; node: string }): boolean {
-    const ref = task.inputs?.find((v): v is ObjectRef => v instanceof ObjectRef && v.id === lost.id);
-    if (!ref || task.cancelled || (task.relocations = (task.relocations ?? 0) + 1) > MAX_RELOCATIONS) return false;
-    task.state = "resolving";
-    task.lease = undefined;
-    this.core.relocate(ref, lost.node as NodeId).then(() => this.resubmit(task), (e) => this.complete(task, { error: toErrorInfo(e) }));
-    return true;
   }
 
   // A remote function's options object is fixed (options() makes a new one): its resources,
@@ -172,54 +106,9 @@ export class Runtime {
     return { values, pinned, internal };
   }
 
-  /** Top-level refs become their values (inline or stored) before the task is pushed. */
-  private async resolveArgs(values: Array<ObjectRef | Serialized>): Promise<WireValue[]> {
-    const out: WireValue[] = [];
-    for (const v of values) {
-      if (v instanceof ObjectRef) {
-        const o = await this.core.locate(v);
-        if ("error" in o) throw new ArgumentError(o.error);
-        out.push(this.core.exported(o.value));
-      } else {
-        out.push({ v: concat(v) });
-      }
-    }
-    return out;
-  }
-
-  private complete(task: PendingTask, reply: TaskReply): void {
-    if (task.state === "done") return;
-    if (reply.error?.lost && !task.spec.actor && this.rerunAfterLostArgument(task, reply.error.lost)) return;
-    task.state = "done";
-    this.tasks.delete(task.spec.taskId);
-    for (const id of task.pinned) this.core.unpin(id);
-    task.pinned = [];
-    const keep = !task.spec.actor && !!reply.returns?.some((v) => "s" in v) && task.returnIds.some((id) => this.core.isOwned(id));
-    if (keep || this.lineage.get(task.spec.taskId)) this.lineage.keep(task, task.internal ?? NO_IDS);
-    else task.inputs = undefined;
-    if (reply.error || !reply.returns) {
-      const error = reply.error ?? { name: "Error", message: "task returned no values" };
-      for (const id of task.returnIds) this.core.resolve(id, { error });
-      return;
-    }
-    task.returnIds.forEach((id, i) => this.core.resolve(id, { value: reply.returns![i] }));
-  }
-
   async cancel(ref: ObjectRef): Promise<void> {
     const taskId = this.core.taskOf(ref.id);
-    const task = taskId && this.tasks.get(taskId);
-    if (!task || task.state === "done") return;
-    task.cancelled = true;
-    const error: ErrorInfo = { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled` };
-    if (task.state === "resolving" || (task.state === "queued" && this.submitter.dequeue(task))) {
-      this.complete(task, { error });
-      return;
-    }
-    const place = this.submitter.placeOf(task);
-    if (!place) return;
-    // Pipelined but not started: the worker drops it. Running: its worker is killed and replaced.
-    if (!place.running && await place.conn.request<boolean>({ t: "cancel", taskId: task.spec.taskId }).catch(() => false)) return;
-    await place.agent.call("killWorker", { workerId: place.grant.workerId, reason: "cancelled" });
+    if (taskId) await this.tasks.cancel(taskId);
   }
 
   // ---- actors ---------------------------------------------------------------------------
@@ -230,7 +119,7 @@ export class Runtime {
     const { values, pinned } = this.serializeArgs(args, `${cls.name} constructor`);
     const record: ActorRecord = { actorId, className: cls.name, methods, name: options.name, namespace, maxTaskRetries: options.maxTaskRetries,
       maxPendingCalls: options.maxPendingCalls };
-    const created = this.resolveArgs(values).then(async (wire) => {
+    const created = resolveArgs(this.core, values).then(async (wire) => {
       const spec: TaskSpec = { taskId: newTaskId(), name: `${cls.name}.constructor`, jobId: this.core.config.jobId,
         fnId: cls.id, fn: cls, args: wire, numReturns: 0, owner: this.core.address };
       const req: ActorCreateRequest = {
@@ -265,16 +154,16 @@ export class Runtime {
     const { values, pinned } = this.serializeArgs(args, name);
     const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = returnIds.map((id) => this.core.pending(id, taskId));
-    const task: PendingTask = {
+    const task = this.tasks.actorCall({
       spec: { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
         actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } },
-      fn: undefined as any, resources: {}, shape: "", returnIds, state: "resolving", pinned, retriesLeft: 0, attempts: 1,
-    };
+      fn: undefined as any, resources: NO_RESOURCES, shape: "", returnIds, pinned, retriesLeft: 0,
+    });
     this.actors.call(actor.actorId, async () => {
-      task.spec.args = await this.resolveArgs(values);
-      task.state = "pushed";
+      task.spec.args = await resolveArgs(this.core, values);
+      this.tasks.sent(task);
       return task.spec;
-    }, (reply) => this.complete(task, reply), actor.maxTaskRetries ?? 0);
+    }, (reply) => this.tasks.settle(task, reply, task.state === "resolving" ? "args-failed" : "replied"), actor.maxTaskRetries ?? 0);
     return numReturns === 1 ? refs[0] : refs;
   }
 
@@ -299,15 +188,9 @@ export class Runtime {
   }
 }
 
-/** What a task's queue is worked out from (once per options object). */
-type Shape = Pick<PendingTask, "resources" | "strategy" | "shape" | "maxLeases" | "envVars">;
-
-const NO_IDS: ReadonlySet<ObjectId> = new Set();
+const NO_RESOURCES: Resources = Object.freeze({}) as Resources;
 /** The pins of a task with no ref arguments (shared: a task's pins are replaced, never added to). */
 const NO_PINS: ObjectId[] = Object.freeze([]) as unknown as ObjectId[];
-
-/** Times a task is sent again because its arguments' copies were lost, before it fails with ObjectLostError. */
-const MAX_RELOCATIONS = 16;
 
 /** Tasks are retried after worker or node loss this many times unless maxRetries says otherwise (as in Ray). */
 const DEFAULT_MAX_RETRIES = 3;
@@ -338,3 +221,5 @@ function withCustom(r: Resources, o: TaskOptions | ActorOptions): Resources {
   return r;
 }
 
+/** What a task's queue is worked out from (once per options object). */
+type Shape = Pick<TaskShape, "resources" | "strategy" | "shape" | "maxLeases" | "envVars">;

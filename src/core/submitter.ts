@@ -7,18 +7,32 @@
 // PIPELINE_BELOW_MS), up to PIPELINE_DEPTH are in flight per leased worker, which runs them
 // in order. A worker whose running task blocks in get() hands the not-yet-started ones back
 // ({ requeue }) so a task never waits behind one that waits for it; when a worker is lost,
-// only its oldest in-flight task (the one running) fails, the others are queued again.
+// only its oldest in-flight task (the one running) is lost with it, the others are handed back.
+//
+// The submitter is transport only: it never writes a task's state. It reports what happened
+// (SubmitterReports: pushed, replied, handed back, worker lost, unschedulable) to the task
+// manager (tasks/task-manager.ts), which decides what comes next and queues retries here again.
 import type { Connection } from "../rpc/wire.js";
-import type { CodeDescriptor } from "../code/descriptor.js";
-import type { EnvVars, LeaseGrant, LeaseReply, Resources, Strategy, TaskReply, TaskSpec } from "../protocol.js";
+import type { EnvVars, LeaseGrant, LeaseReply, Resources, Strategy, TaskReply } from "../protocol.js";
 import type { RpcClient } from "../rpc/grpc.js";
 import type { ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
-import type { ObjectId } from "../ids.js";
 import { Deque } from "./deque.js";
-import type { Input } from "./lineage.js";
+import type { LeaseRef, TaskRecord } from "./tasks/task-record.js";
 
-export type TaskState = "resolving" | "queued" | "pushed" | "done";
+/** What the submitter tells the task manager; the manager moves the task and decides what comes next. */
+export interface SubmitterReports {
+  /** It was sent to a leased worker (task.lease says which). */
+  pushed(task: TaskRecord): void;
+  /** Its worker answered (not a hand-back). */
+  replied(task: TaskRecord, reply: TaskReply): void;
+  /** Its worker gave it back unstarted: blocked in get() ("handed-back") or gone ("lease-lost"). True: queue it again, in front. */
+  handedBack(task: TaskRecord, why: "handed-back" | "lease-lost"): boolean;
+  /** The worker running it died; `cause()` asks the worker's agent why. */
+  workerLost(task: TaskRecord, cause: () => Promise<ErrorInfo>): void;
+  /** No worker can be leased for its queue. */
+  unschedulable(task: TaskRecord, error: ErrorInfo): void;
+}
 
 /**
  * An internal task option: at most this many leased workers for these tasks, so at most this
@@ -27,35 +41,9 @@ export type TaskState = "resolving" | "queued" | "pushed" | "done";
  */
 export const MAX_LEASES = Symbol.for("helios.maxLeases");
 
-export interface PendingTask {
-  spec: TaskSpec;
-  fn: CodeDescriptor;
-  resources: Resources;
-  strategy?: Strategy;
-  /** The queue it waits in: resources, strategy, lease limit and variables (computed once per options object). */
-  shape: string;
-  maxLeases?: number;
-  /** runtimeEnv.envVars: leased workers were started with them. */
-  envVars?: EnvVars;
-  returnIds: ObjectId[];
-  state: TaskState;
-  /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
-  pinned: ObjectId[];
-  cancelled?: boolean;
-  lease?: Lease;
-  /** Retries left after worker or node loss (-1: forever), and which user exceptions retry too. */
-  retriesLeft: number;
-  retryExceptions?: boolean | string[];
-  attempts: number;
-  /** The arguments as given (refs unresolved), kept to resolve them again when the task is re-run (lineage.ts). */
-  inputs?: Input[];
-  /** Internal put()s that carry its large by-value arguments: part of the task, kept with its lineage. */
-  internal?: Set<ObjectId>;
-  /** Times the task was sent again because an argument's stored copy was lost. */
-  relocations?: number;
-}
+type PendingTask = TaskRecord;
 
-interface Lease {
+interface Lease extends LeaseRef {
   grant: LeaseGrant;
   /** The agent that granted the lease: it gets the lease back. */
   agent: RpcClient;
@@ -96,17 +84,17 @@ const PIPELINE_BELOW_MS = 2;
 export class TaskSubmitter {
   private queues = new Map<string, ShapeQueue>();
 
-  constructor(private core: CoreWorker, private complete: (t: PendingTask, r: TaskReply) => void) {
+  constructor(private core: CoreWorker, private reports: SubmitterReports) {
     core.onNodeDeath((nodeId) => this.nodeDied(nodeId));
   }
 
+  /** Queue a task (the manager moved it to `queued`) and push it when a worker is free. */
   submit(task: PendingTask): void {
     let q = this.queues.get(task.shape);
     if (!q) {
       this.queues.set(task.shape, q = { resources: task.resources, strategy: task.strategy, envVars: task.envVars, tasks: new Deque(), leases: new Set(), requesting: 0,
         failures: 0, rtt: PIPELINE_BELOW_MS * 2, maxLeases: task.maxLeases ?? Infinity });
     }
-    task.state = "queued";
     q.tasks.push(task);
     this.dispatch(q);
   }
@@ -180,7 +168,7 @@ export class TaskSubmitter {
     if (lease.idle) { clearTimeout(lease.idle); lease.idle = undefined; }
     lease.inflight.push(task);
     task.lease = lease;
-    task.state = "pushed";
+    this.reports.pushed(task);
     this.core.track(1);
     const sent: Set<string> = (lease.conn.state.fns ??= new Set());
     if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
@@ -194,12 +182,10 @@ export class TaskSubmitter {
       const q = lease.queue;
       if (reply.requeue) {   // the worker blocked in get(): run this one elsewhere
         lease.blocked = true;
-        task.state = "queued";
-        q.tasks.unshift(task);
+        if (this.reports.handedBack(task, "handed-back")) q.tasks.unshift(task);
       } else {
         q.rtt = q.rtt * 0.8 + (performance.now() - t0) * 0.2;
-        if (reply.error && this.retriesException(task, reply.error)) this.retry(task, q);
-        else this.complete(task, reply);
+        this.reports.replied(task, reply);
         if (lease.inflight.length === 0) lease.blocked = false;
       }
       if (q.strategy === "SPREAD" && lease.inflight.length === 0) return this.idle(lease);   // one task per lease
@@ -238,36 +224,14 @@ export class TaskSubmitter {
     const [running, ...notStarted] = lease.inflight;
     lease.inflight = [];
     this.core.track(-(notStarted.length + (running ? 1 : 0)));
-    for (const t of notStarted.reverse()) { t.state = "queued"; q.tasks.unshift(t); }
-    if (running) {
-      void this.lostCause(lease, running).then((error) => {
-        const retriable = error.name === "WorkerCrashedError" || error.name === "NodeDiedError" || error.name === "OutOfMemoryError";
-        if (retriable && running.retriesLeft !== 0) this.retry(running, q);
-        else this.complete(running, { error: withAttempts(error, running.attempts) });
-      });
-    }
-    this.dispatch(q);
-  }
-
-  /** A user exception retries only when retryExceptions says so (true, or a list of error names). */
-  private retriesException(task: PendingTask, error: ErrorInfo): boolean {
-    if (task.retriesLeft === 0 || !task.retryExceptions || error.name !== "TaskError") return false;
-    return task.retryExceptions === true || task.retryExceptions.includes(error.task?.originalName ?? "");
-  }
-
-  private retry(task: PendingTask, q: ShapeQueue): void {
-    if (task.retriesLeft > 0) task.retriesLeft--;
-    task.attempts++;
-    task.state = "queued";
-    task.lease = undefined;
-    q.tasks.push(task);
+    for (const t of notStarted.reverse()) if (this.reports.handedBack(t, "lease-lost")) q.tasks.unshift(t);
+    if (running) this.reports.workerLost(running, () => this.lostCause(lease, running));
     this.dispatch(q);
   }
 
   /** Tell a worker crash from an out-of-memory kill and from the loss of its whole node: ask the node's agent. */
   private async lostCause(lease: Lease, task: PendingTask): Promise<ErrorInfo> {
     const { nodeId, workerId } = lease.grant;
-    if (task.cancelled) return { name: "TaskCancelledError", message: `task ${task.spec.name} was cancelled while running` };
     const fate = lease.nodeDied ? undefined : await lease.agent.call<{ oom?: ErrorInfo }>("workerFate", { workerId }, 2000).catch(() => undefined);
     if (!fate) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
     // The agent's record of why (its field keeps the name `oom`): killed out of memory, or an uncaught exception.
@@ -287,7 +251,7 @@ export class TaskSubmitter {
     const error: ErrorInfo = (code === 14 || code === 4) && (e as Error).name === "Error"
       ? { name: "NodeDiedError", message: `no node agent could be reached to run these tasks (${(e as Error).message}). Tip: check that the cluster's agents are running and reachable (helios status).` }
       : e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
-    for (const t of q.tasks.drain()) this.complete(t, { error });
+    for (const t of q.tasks.drain()) this.reports.unschedulable(t, error);
   }
 
   /** Give every held lease back (at shutdown), so its resources are free at once. */
@@ -304,16 +268,25 @@ export class TaskSubmitter {
     return Promise.all(calls);
   }
 
-  /** Where a pushed task is: its worker, and whether it is the one running there (oldest in flight). */
-  placeOf(task: PendingTask): { grant: LeaseGrant; running: boolean; conn: Connection; agent: RpcClient } | undefined {
-    const lease = task.lease;
+  /**
+   * Stop a pushed task. Pipelined but not started: its worker drops it (and answers it as
+   * cancelled). Running: its worker is killed and replaced (the lost lease reports it).
+   */
+  /** Where a pushed task is, for debugging and tests: its worker, and whether it is the one running there. */
+  placeOf(task: PendingTask): { grant: LeaseGrant; running: boolean } | undefined {
+    const lease = task.lease as Lease | undefined;
     if (!lease || task.state !== "pushed") return undefined;
-    return { grant: lease.grant, running: lease.inflight[0] === task, conn: lease.conn, agent: lease.agent };
+    return { grant: lease.grant, running: lease.inflight[0] === task };
   }
-}
 
-function withAttempts(e: ErrorInfo, attempts: number): ErrorInfo {
-  return attempts > 1 ? { ...e, message: `${e.message} (after ${attempts} attempts)` } : e;
+  async cancelPushed(task: PendingTask): Promise<void> {
+    const lease = task.lease as Lease | undefined;
+    if (!lease || task.state !== "pushed") return;
+    if (lease.inflight[0] !== task && await lease.conn.request<boolean>({ t: "cancel", taskId: task.spec.taskId }).catch(() => false)) return;
+    // Handed back meanwhile (and so ended as cancelled): the worker runs another task, leave it be.
+    if (task.state !== "pushed" || task.lease !== lease) return;
+    await lease.agent.call("killWorker", { workerId: lease.grant.workerId, reason: "cancelled" });
+  }
 }
 
 export function shapeKey(r: Resources, strategy?: Strategy, maxLeases?: number, envVars?: EnvVars): string {
