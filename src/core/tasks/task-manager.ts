@@ -79,11 +79,7 @@ export class TaskManager implements SubmitterReports {
     const ev: TaskEvent = { kind: "task", id: task.spec.taskId, attempt: task.attempts, state: to, from, stimulus, time: eventTime(),
       job: task.spec.jobId, name: task.spec.name, node: grant?.nodeId, worker: grant?.workerId, errorType };
     const n = task.storyCount!;
-    if (n < STORY_LENGTH) {
-      if (n === 0) task.story = [ev]; else task.story!.push(ev);
-    } else {
-      task.story![n % STORY_LENGTH] = ev;
-    }
+    (n === 0 ? (task.story = new Array<TaskEvent>(STORY_LENGTH)) : task.story!)[n % STORY_LENGTH] = ev;   // one allocation per task
     task.storyCount = n + 1;
     this.events.push(ev);
   }
@@ -92,7 +88,7 @@ export class TaskManager implements SubmitterReports {
   story(task: TaskRecord): TaskEvent[] {
     const s = task.story ?? [];
     const n = task.storyCount ?? 0;
-    return n <= STORY_LENGTH ? s.slice() : [...s.slice(n % STORY_LENGTH), ...s.slice(0, n % STORY_LENGTH)];
+    return n <= STORY_LENGTH ? s.slice(0, n) : [...s.slice(n % STORY_LENGTH), ...s.slice(0, n % STORY_LENGTH)];
   }
 
   /** Every live task with its story, for debugging: e.g. console.error(runtime.tasks.dump()). */
