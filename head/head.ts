@@ -1,6 +1,6 @@
 // The head: cluster membership, the actor directory (placement, lifecycle, names) and jobs.
 // Control plane only: no task or object bytes pass through here.
-import { IllegalStateError, TaskUnschedulableError, toErrorInfo, type ErrorInfo } from "../src/errors.js";
+import { IllegalStateError, TaskUnschedulableError, WorkerCrashedError, toErrorInfo, type ErrorInfo } from "../src/errors.js";
 import type { ActorCreateRequest, ActorInfo, JobInfo, NodeRegistration, Resources, Strategy } from "../src/protocol.js";
 import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
 import { NodeTable } from "./nodes.js";
@@ -11,6 +11,7 @@ import { KvTable } from "./kv.js";
 import type { HeadStore } from "./store.js";
 import { headRequests } from "./requests.js";
 import { validated } from "../src/rpc/schema.js";
+import { statusOf } from "../src/rpc/grpc.js";
 import * as path from "node:path";
 
 /*  Actor lifecycle:
@@ -104,7 +105,7 @@ export class Head {
         this.owners.workerDied(r.workerId, r.nodeId);
         return {};
       },
-      listActors: () => [...this.actors.keys()].map((id) => this.info(id)),
+      listActors: () => [...this.actors.keys()].map((id) => this.info(id)!),
       // The head's storage, and what loading it found (records skipped as corrupt): helios status warns about those.
       headInfo: () => ({ storage: this.store.dir, ...this.store.loadReport }),
     });
@@ -164,9 +165,9 @@ export class Head {
       const out = await node.client.call("startActor", { actorId: r.actorId, jobId: r.jobId, spec: r.spec,
         resources: r.resources, placement, maxConcurrency: r.maxConcurrency, envVars: r.envVars });
       rec.placing = undefined;
-      if (dead(rec)) { if (!out.error) node.client.call("killWorker", { workerId: out.workerId }).catch(() => {}); }
+      if (dead(rec)) { if (!("error" in out)) node.client.call("killWorker", { workerId: out.workerId }).catch(() => {}); }
       // The constructor threw: a user error, final. Its worker died under it: lost, like a running actor's.
-      else if (out.error) out.error.name === "TaskError" ? this.markDead(r.actorId, out.error) : this.lost(rec, out.error);
+      else if ("error" in out) out.error.name === "TaskError" ? this.markDead(r.actorId, out.error) : this.lost(rec, out.error);
       // Its agent's report of the worker's exit can overtake this reply (it was ignored then: the actor was not alive yet).
       else if (this.owners.exited(out.workerId)) this.lost(rec, { name: "ActorDiedError", message: `its worker (${out.workerId}) exited as it started` });
       else { Object.assign(rec, { state: "ALIVE", address: out.address, workerId: out.workerId, nodeId: node.nodeId }); this.wake(rec); }
@@ -174,8 +175,8 @@ export class Head {
       rec.placing = undefined;
       if (dead(rec)) return;
       // The agent did not answer (it died, or the head cannot reach it), or its workers died as they started: try elsewhere.
-      const transport = typeof (e as { code?: unknown }).code === "number";
-      if (transport || (e as Error).name === "WorkerCrashedError") {
+      const transport = statusOf(e) !== undefined;
+      if (transport || e instanceof WorkerCrashedError) {
         this.lost(rec, transport ? { name: "NodeDiedError", message: `node ${node.nodeId} could not be asked to start it: ${(e as Error).message}` } : toErrorInfo(e), node.nodeId);
       } else this.markDead(r.actorId, toErrorInfo(e));
     }

@@ -37,7 +37,7 @@ const server = createServer(token);
 const handlers = head.handlers();
 // Started by a driver for its embedded cluster: that driver's job, registered as it would register it.
 const job = setting("HELIOS_JOB");
-if (job) handlers.registerJob(job as JobInfo);
+if (job) handlers.registerJob(job as JobInfo, { cancelled: () => false });
 addService(server, "Head", token, handlers);
 const bound = await bindServer(server, host, port);
 exitWithParent(() => { head.close(); server.forceShutdown(); store.close(); });   // before "ready": a stop may follow at once

@@ -2,7 +2,7 @@
 // dead when heartbeats stop for longer than the health-check window. Every change is an
 // event with a sequence number, so core workers can long-poll for node deaths.
 // Registrations and deaths are kept in the head's storage: a restarted head knows its nodes.
-import { GRPC_OPTIONS, RpcClient } from "../src/rpc/grpc.js";
+import { GRPC_OPTIONS, RpcClient, type AgentClient } from "../src/rpc/grpc.js";
 import type { HeartbeatReply, NodeInfo, NodeRegistration } from "../src/protocol.js";
 import type { NodeId } from "../src/ids.js";
 import type { HeadStore } from "./store.js";
@@ -15,7 +15,7 @@ export interface NodeEvent { seq: number; nodeId: NodeId; state: "ALIVE" | "DEAD
 
 /** A node as the storage keeps it: its registration, state, and the number of its last event. */
 type StoredNode = NodeInfo & { seq: number };
-interface Member extends StoredNode { client: RpcClient; lastHeartbeat: number; restored?: boolean }
+interface Member extends StoredNode { client: AgentClient; lastHeartbeat: number; restored?: boolean }
 
 /** After a head restart, agents' channels may still be backing off (up to this long) before they reconnect. */
 const REJOIN_GRACE_MS = 2 * GRPC_OPTIONS["grpc.max_reconnect_backoff_ms"];
@@ -68,7 +68,7 @@ export class NodeTable {
   }
 
   get(nodeId: NodeId): Member | undefined { return this.members.get(nodeId); }
-  client(nodeId: NodeId): RpcClient | undefined { return this.members.get(nodeId)?.client; }
+  client(nodeId: NodeId): AgentClient | undefined { return this.members.get(nodeId)?.client; }
   list(): NodeInfo[] { return [...this.members.values()].map(info); }
 
   /**
@@ -116,7 +116,7 @@ export class NodeTable {
 
   private save(m: Member): void { this.store.put("nodes", m.nodeId, { ...info(m), seq: m.seq }); }
 
-  private agentClient(n: Pick<NodeInfo, "agentAddress">): RpcClient { return new RpcClient(n.agentAddress, "NodeAgent", this.token); }
+  private agentClient(n: Pick<NodeInfo, "agentAddress">): AgentClient { return new RpcClient(n.agentAddress, "NodeAgent", this.token); }
 
   close(): void {
     clearInterval(this.timer);

@@ -10,6 +10,7 @@
 // finished job's workers), except those under a detached actor, which outlive the job.
 import { connect, type Connection } from "../src/rpc/wire.js";
 import type { ActorOwner, JobInfo } from "../src/protocol.js";
+import { ConnectionClosedError } from "../src/errors.js";
 import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
 import { setting } from "../src/config.js";
 
@@ -110,9 +111,9 @@ class DriverWatch {
     if (Date.now() - this.lastSeen > DRIVER_TIMEOUT_MS) return this.end(`it answered nothing for ${Math.round(DRIVER_TIMEOUT_MS / 1000)} s (HELIOS_DRIVER_TIMEOUT_MS)`);
     if (!this.conn) return this.open();
     const notIt = () => this.end(`another process listens at its address ${this.job.driverAddress}`);
-    this.conn.request<{ jobId?: JobId }>({ t: "ping" }).then((r) => {
+    this.conn.request({ t: "ping" }).then((r) => {
       if (r?.jobId === this.job.jobId) this.lastSeen = Date.now(); else notIt();
-    }, (e: Error) => { if (e.message !== "connection closed") notIt(); });
+    }, (e) => { if (!(e instanceof ConnectionClosedError)) notIt(); });
   }
 
   /** Connect. The driver listens before it registers its job, so a refusal means its process is gone. */

@@ -6,17 +6,18 @@ import * as os from "node:os";
 import type { ChildProcess } from "node:child_process";
 import { WorkerPool, envKey, type Worker } from "./worker-pool.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
-import { HEAD_RECONNECT_MS, RpcClient, type CallContext } from "../src/rpc/grpc.js";
-import { TaskUnschedulableError, WorkerCrashedError, type ErrorInfo } from "../src/errors.js";
+import { HEAD_RECONNECT_MS, RpcClient, type CallContext, type HeadClient } from "../src/rpc/grpc.js";
+import { TaskUnschedulableError, WorkerCrashedError, foreignName, type ErrorInfo } from "../src/errors.js";
 import { fits, give, take, formatResources as fmt } from "../src/resources.js";
 import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
-import type { EnvVars, HeartbeatReply, JobInfo, LeaseGrant, LeaseReply, LeaseRequest, NodeRegistration, Resources, TaskSpec } from "../src/protocol.js";
+import type { EnvVars, JobInfo, LeaseReply, LeaseRequest, NodeRegistration, Resources, StartActorReply, StartActorRequest } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
 import { MemoryMonitor, memoryConfigFromEnv, type MemoryConfig } from "./memory-monitor.js";
 import { agentRequests } from "./requests.js";
 import { validated } from "../src/rpc/schema.js";
+import type { AgentToWorker, WorkerToAgent } from "../src/rpc/messages.js";
 
 /** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
 interface Waiting { want: Resources; alloc: Resources; jobId: JobId; envVars?: EnvVars; envKey: string; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
@@ -32,7 +33,6 @@ const UNCLAIMED_LEASE_MS = 5000;
 const UNCLAIMED_LEASE_MAX_MS = 60_000;
 
 /** What the head asks of an agent to start an actor (head.ts place()). */
-interface ActorStart { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number; envVars?: EnvVars }
 
 export interface AgentConfig {
   nodeId: NodeId;
@@ -58,7 +58,7 @@ export class NodeAgent {
   private jobs = new Map<JobId, JobInfo & { logs?: Promise<Connection> }>();
   private waiting: Waiting[] = [];
   private leases = new Map<LeaseId, Worker>();
-  readonly head: RpcClient;
+  readonly head: HeadClient;
   private closing = false;
   readonly memory: MemoryMonitor;
   /** When each busy worker got its current lease or actor: the memory monitor kills the newest first. */
@@ -96,7 +96,7 @@ export class NodeAgent {
       requestLease: (r: LeaseRequest, ctx: CallContext) => this.requestLease(r, ctx),
       fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
       returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
-      startActor: (r: ActorStart) => this.startActor(r),
+      startActor: (r) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
       // Asked by an owner whose worker's connection closed; answering also shows this node is alive.
       workerFate: (r: { workerId: WorkerId }) => ({ oom: this.fates.get(r.workerId) }),
@@ -148,7 +148,7 @@ export class NodeAgent {
     let p = this.learning.get(jobId);
     if (!p) {
       p = (async () => {
-        const j = await this.head.call<JobInfo | null>("getJob", { jobId });
+        const j = await this.head.call("getJob", { jobId });
         if (!j) throw new Error(`job ${jobId} is not known to the head`);
         if (j.package && j.workingDir) {
           // The driver's directory is on another machine: run in an unpacked copy of it.
@@ -172,7 +172,7 @@ export class NodeAgent {
     const local = (strategy === "DEFAULT" && fits(this.available, r.resources) && this.waiting.length === 0) ||
       (typeof strategy === "object" && strategy.nodeId === here && fits(this.total, r.resources));
     if (!r.spilled && !local) {
-      const p = await this.head.call<{ nodeId: NodeId; agentAddress: string }>("placeLease", { resources: r.resources, strategy, local: here, localAvailable: this.available });
+      const p = await this.head.call("placeLease", { resources: r.resources, strategy, local: here, localAvailable: this.available });
       if (p.nodeId !== here) return { spillback: p.agentAddress, nodeId: p.nodeId };
     }
     if (!fits(this.total, r.resources)) {
@@ -288,7 +288,7 @@ export class NodeAgent {
   }
 
   /** Idempotent per actor: a head restarted in the middle of placing it asks again, and gets the same worker. */
-  private startActor(r: ActorStart) {
+  private startActor(r: StartActorRequest): Promise<StartActorReply> {
     let started = this.actorStarts.get(r.actorId);
     if (!started) {
       this.actorStarts.set(r.actorId, started = this.constructActor(r));
@@ -296,22 +296,22 @@ export class NodeAgent {
     }
     return started;
   }
-  private actorStarts = new Map<ActorId, ReturnType<NodeAgent["constructActor"]>>();
+  private actorStarts = new Map<ActorId, Promise<StartActorReply>>();
 
-  private async constructActor(r: ActorStart) {
+  private async constructActor(r: StartActorRequest): Promise<StartActorReply> {
     await this.learnJob(r.jobId);
     const w = await this.acquire(r.jobId, r.resources, r.placement, r.envVars);
     w.state = "actor";
     w.actorId = r.actorId;
     w.proc.once("exit", () => this.actorStarts.delete(r.actorId));   // started again (a restart) constructs anew
-    const reply = await new Promise<any>((resolve) => {
-      const onMsg = (m: any) => { if (m?.t === "actorCreated" && m.actorId === r.actorId) { w.proc.off("message", onMsg); resolve(m); } };
+    const reply = await new Promise<{ error?: ErrorInfo }>((resolve) => {
+      const onMsg = (m: WorkerToAgent) => { if (m?.t === "actorCreated" && m.actorId === r.actorId) { w.proc.off("message", onMsg); resolve(m); } };
       w.proc.on("message", onMsg);
       w.proc.once("exit", () => resolve({ error: { name: "ActorDiedError", message: "the actor's worker exited during construction" } }));
-      w.proc.send({ t: "createActor", actorId: r.actorId, spec: r.spec, maxConcurrency: r.maxConcurrency });
+      w.proc.send({ t: "createActor", actorId: r.actorId, spec: r.spec, maxConcurrency: r.maxConcurrency } satisfies AgentToWorker);
     });
     if (reply.error) { this.pool.kill(w.id); return { error: reply.error }; }
-    return { address: w.address, workerId: w.id, pid: w.pid };
+    return { address: w.address!, workerId: w.id, pid: w.pid };
   }
 
   /** The memory monitor chose this worker: remember why (its owner will ask), then kill it. */
@@ -339,7 +339,7 @@ export class NodeAgent {
     this.freeResources(w);
     // Every exit goes to the head: the actor in the worker is lost, and the actors it owned die with it.
     const fate = this.fates.get(w.id);
-    const death = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
+    const death: ErrorInfo = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
     this.head.call("workerDied", { workerId: w.id, nodeId: this.config.nodeId, actorId: w.actorId, death }).catch(() => {});
     const job = this.jobs.get(w.jobId);
     if (job && !w.actorId && !w.envKey && !this.ended.has(w.jobId) && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
@@ -361,10 +361,10 @@ export class NodeAgent {
       if (rejoining) return;
       rejoining = true;
       const actors = [...this.pool.workers.values()].filter((w) => w.actorId).map((w) => ({ actorId: w.actorId!, workerId: w.id }));
-      this.head.call<{ ok: boolean }>("registerNode", { ...registration, available: this.available, actors })
+      this.head.call("registerNode", { ...registration, available: this.available, actors })
         .then((r) => { if (!r.ok) onRejected(); }, () => {}).finally(() => { rejoining = false; });
     };
-    const beat = () => this.head.call<HeartbeatReply>("heartbeat", { nodeId: this.config.nodeId, available: this.available }, periodMs * 4)
+    const beat = () => this.head.call("heartbeat", { nodeId: this.config.nodeId, available: this.available }, periodMs * 4)
       .then((r) => { if (!r.ok) onRejected(); else if (r.reregister) rejoin(); }, () => {});
     this.heartbeat = setInterval(beat, periodMs);
   }
@@ -387,7 +387,7 @@ export class NodeAgent {
  */
 function uncaughtFate(w: Worker, e: { name: string; message: string; stack: string }, nodeId: string): ErrorInfo {
   const stack = e.stack.split("\n").slice(0, 12).join("\n");
-  return { name: "WorkerCrashedError", cause: { name: e.name, message: e.message },
+  return { name: "WorkerCrashedError", cause: { name: foreignName(e.name), message: e.message },
     message: `died of an uncaught ${e.name}: ${e.message} (worker pid ${w.pid} on node ${nodeId}; thrown where no task awaited it, ` +
       `e.g. in a timer or an event callback).\nRemote stack:\n${stack}\n` +
       "Tip: catch errors inside callbacks, or wrap the callback in a promise that the task awaits, so that the error fails the task alone." };

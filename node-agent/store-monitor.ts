@@ -13,7 +13,9 @@ import { privateDir } from "../src/cluster/private-dir.js";
 /** After spilling, the store holds at most this share of its capacity. */
 const LOW_WATER = 0.8;
 
-export interface StoreStats { capacity: number; usedBytes: number; objects: number; spillDir: string; spilledObjects: number; spilledBytes: number }
+/** The object store's numbers, as the agent's info reports them. */
+import type { ObjectStoreStats as StoreStats } from "../src/protocol.js";
+export type { StoreStats };
 
 export class StoreMonitor {
   private readonly store: LocalStore;

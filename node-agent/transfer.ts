@@ -5,7 +5,8 @@
 // (`../../etc/x`, an absolute path) gets InvalidIdError and names no file.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { WireServer, connect, type Connection, type Message } from "../src/rpc/wire.js";
+import { WireServer, connect, type Connection } from "../src/rpc/wire.js";
+import { unexpected, type IncomingMessage } from "../src/rpc/messages.js";
 import { objectId, type ObjectId } from "../src/ids.js";
 import { pullChunks, readChunk } from "../src/rpc/chunks.js";
 import { LocalStore } from "../src/core/store.js";
@@ -34,21 +35,23 @@ export class ObjectTransfer {
 
 
   /** Serving side of the chunk protocol (the same messages a remote driver's endpoint serves). */
-  private serve(m: Message): unknown {
-    if (m.t === "stat" || m.t === "read" || m.t === "free") objectId(m.id);
+  private serve(m: IncomingMessage): unknown {
     switch (m.t) {
       case "stat": {
+        objectId(m.id);
         if (m.from) { const s = this.copies.get(m.id) ?? new Set(); s.add(m.from); this.copies.set(m.id, s); }
         return { size: this.store.size(m.id) };
       }
       case "read": {
+        objectId(m.id);
         // By id, not by path, for each chunk: the object may move to the spill directory between two.
         const bytes = this.store.withFile(m.id, (f) => readChunk(f, m.offset, m.length));
         this.stats.servedBytes += bytes.length;
         return bytes;
       }
-      case "free": this.free(m.id); return undefined;
-      default: throw new Error(`unknown transfer message ${m.t}`);
+      case "free": objectId(m.id); this.free(m.id); return undefined;
+      case "push": case "cancel": case "getObject": case "ping": case "logs": throw new Error(`unknown transfer message ${m.t}`);
+      default: return unexpected(m);
     }
   }
 
@@ -66,7 +69,7 @@ export class ObjectTransfer {
 
   private async pull(id: ObjectId, from: string): Promise<void> {
     const conn = await this.connection(from);
-    const { size } = await conn.request<{ size: number }>({ t: "stat", id, from: this.address });
+    const { size } = await conn.request({ t: "stat", id, from: this.address });
     const dir = this.store.placeFor(size);   // in memory if there is room (made room for), else spilled
     const tmp = path.join(dir, id) + ".part";
     try {

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { newWorkerId, type ActorId, type JobId, type LeaseId, type NodeId, type WorkerId } from "../src/ids.js";
 import type { EnvVars, JobInfo, Resources, WorkerEnv } from "../src/protocol.js";
+import type { AgentToWorker, WorkerToAgent } from "../src/rpc/messages.js";
 import { workerEnv } from "../src/cluster/daemon.js";
 import { setting } from "../src/config.js";
 
@@ -103,7 +104,7 @@ export class WorkerPool {
       token: this.ctx.token, headAddress: this.ctx.headAddress, agentAddress: this.ctx.agentAddress,
       transferAddress: this.ctx.transferAddress, storeDir: this.ctx.storeDir, host: this.ctx.host,
       driverWorkingDir: job.workingDir && job.workingDir !== job.cwd ? job.workingDir : undefined };
-    proc.send({ t: "env", env });
+    proc.send({ t: "env", env } satisfies AgentToWorker);
     let resolveReady!: () => void;
     const w: Worker = { id, jobId: job.jobId, envKey: envKey(envVars), proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
@@ -114,7 +115,7 @@ export class WorkerPool {
     };
     proc.stdout!.on("data", forward(false));
     proc.stderr!.on("data", forward(true));
-    proc.on("message", (m: any) => {
+    proc.on("message", (m: WorkerToAgent) => {
       if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
       else if (m?.t === "owners") { w.owners = new Set(m.owners); if (m.gone.length) this.ctx.onOwnersGone(w, m.gone); }
       else if (m?.t === "uncaught") this.ctx.onUncaught(w, m.error);

@@ -9,7 +9,7 @@ import type { LocalCluster } from "./cluster/local.js";
 import { IllegalStateError, InvalidArgumentError } from "./errors.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
-import { RpcClient, preloadGrpc } from "./rpc/grpc.js";
+import { RpcClient, preloadGrpc, type HeadClient } from "./rpc/grpc.js";
 import { preloadAnalysis } from "./code/free-vars.js";
 import { WireServer, listenInRange, splitAddress } from "./rpc/wire.js";
 import * as fs from "node:fs";
@@ -79,7 +79,7 @@ export async function init(options: InitOptions = {}): Promise<void> {
   // The head serves before the agent does: connect to it meanwhile. A process's first gRPC call
   // costs ~40 ms of CPU (grpc-js and http2 compiling their code), which would otherwise come
   // after init(), in the first task's lease request.
-  let head: RpcClient | undefined;
+  let head: HeadClient | undefined;
   const onHead = (address: string) => { head = headClient(address, token); head.call("getJob", { jobId }).catch(() => {}); };
   try {
     const starting = startLocalCluster({ token, resources, prestart: options.prestartWorkers, objectStoreMemory, spillDir, job, onHead });
@@ -147,7 +147,7 @@ async function join(address: string, options: InitOptions): Promise<void> {
   const token = clusterToken(options);
   const head = new RpcClient(address, "Head", token);
   let nodes: NodeInfo[];
-  try { nodes = await head.call<NodeInfo[]>("listNodes", {}, 10_000); } finally { head.close(); }
+  try { nodes = await head.call("listNodes", {}, 10_000); } finally { head.close(); }
   const alive = nodes.filter((n) => n.state === "ALIVE");
   if (!alive.length) throw new IllegalStateError(`the cluster at ${address} has no live node. Tip: start one with helios start --address ${address}.`);
   const mine = new Set(Object.values(os.networkInterfaces()).flat().map((i) => i!.address));

@@ -23,6 +23,8 @@ export interface TaskErrorDetails {
   pid: number;
   nodeId: string;
   attempts?: number;
+  /** Which item of a batch the exception was thrown on (helios/util's Pool runs several items in one task). */
+  item?: number;
 }
 
 /** A user exception thrown by a task or actor method; `cause` is the rebuilt original. */
@@ -32,6 +34,8 @@ export class TaskError extends HeliosError {
   readonly taskName: string;
   readonly pid: number;
   readonly nodeId: string;
+  /** The item of a batch it was thrown on (a Pool chunk of several items), when known. */
+  readonly item?: number;
   constructor(d: TaskErrorDetails) {
     const cause = new Error(d.originalMessage);
     cause.name = d.originalName;
@@ -43,6 +47,7 @@ export class TaskError extends HeliosError {
     this.taskName = d.taskName;
     this.pid = d.pid;
     this.nodeId = d.nodeId;
+    if (d.item !== undefined) this.item = d.item;
   }
 }
 
@@ -78,16 +83,10 @@ export class SerializationError extends HeliosError {
   }
 }
 
-const byName: Record<string, new (message: string) => HeliosError> = {
-  GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError, ActorUnavailableError,
-  ObjectLostError, OwnerDiedError, TaskCancelledError, OutOfMemoryError, ObjectStoreFullError,
-  AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError, HeadUnavailableError,
-  InvalidIdError, UnsafeDirectoryError, PackageIntegrityError,
-};
-
 /** Plain-data form of an error, as it travels between processes. */
 export interface ErrorInfo {
-  name: string;
+  /** A Helios error's name (checked against the table), a built-in's, or a name read off a foreign error (`foreignName()`). */
+  name: ErrorName | BuiltinErrorName | ForeignErrorName;
   message: string;
   task?: TaskErrorDetails;
   cause?: ErrorInfo;
@@ -105,19 +104,30 @@ export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof TaskError) {
     return { name: "TaskError", message: e.message, task: {
       originalName: e.originalName, originalMessage: (e.cause as Error).message,
-      remoteStack: e.remoteStack, taskName: e.taskName, pid: e.pid, nodeId: e.nodeId } };
+      remoteStack: e.remoteStack, taskName: e.taskName, pid: e.pid, nodeId: e.nodeId, ...(e.item !== undefined ? { item: e.item } : {}) } };
   }
   if (e instanceof Error) {
-    const info: ErrorInfo = { name: e.name, message: e.message };
+    const info: ErrorInfo = { name: foreignName(e.name), message: e.message };
     if (e.cause instanceof Error) info.cause = toErrorInfo(e.cause);
     return info;
   }
   return { name: "Error", message: String(e) };
 }
 
+/**
+ * The ErrorInfo of a non-task error by its known name: `errorInfo("OwnerDiedError", "…")`.
+ * A misspelled name does not compile.
+ */
+export function errorInfo(name: ErrorName | BuiltinErrorName, message: string, more: Pick<ErrorInfo, "cause" | "lost"> = {}): ErrorInfo {
+  return { name, message, ...more };
+}
+
+/** A name read off an error of unknown class (a user's, a dependency's): it travels as it is. */
+export function foreignName(name: string): ForeignErrorName { return name as ForeignErrorName; }
+
 export function fromErrorInfo(info: ErrorInfo): Error {
   if (info.task) return new TaskError(info.task);
-  const Cls = byName[info.name];
+  const Cls = Object.hasOwn(byName, info.name) ? byName[info.name as keyof typeof byName] : undefined;
   if (Cls) {
     const e = new Cls(info.message);
     if (info.cause) Object.defineProperty(e, "cause", { value: fromErrorInfo(info.cause), configurable: true, writable: true });
@@ -137,7 +147,6 @@ export function fromErrorInfo(info: ErrorInfo): Error {
 
 /** A control-plane request whose body does not have its method's shape (gRPC's INVALID_ARGUMENT); names the method and the wrong place. */
 export class InvalidRequestError extends HeliosError {}
-byName.InvalidRequestError = InvalidRequestError;
 
 // ---- Bounds and messages: options out of range, methods an actor does not have ----------
 
@@ -155,10 +164,32 @@ export class InvalidArgumentError extends TypeError {
 
 /** A call to a method the actor's class does not have (from JavaScript, or a handle of another class). */
 export class ActorMethodNotFoundError extends HeliosError {}
-byName.ActorMethodNotFoundError = ActorMethodNotFoundError;
 
 // ---- Back-pressure on actor handles (maxPendingCalls) -------------------------------------
 
 /** A call on an actor handle that already has maxPendingCalls calls submitted and not answered (Ray's PendingCallsLimitExceeded). */
 export class PendingCallsLimitExceededError extends HeliosError {}
-byName.PendingCallsLimitExceededError = PendingCallsLimitExceededError;
+
+/** A wire connection closed (or was closed already) before the peer answered a request. Never sent across: a peer's is its own. */
+export class ConnectionClosedError extends HeliosError {
+  constructor(message = "connection closed") { super(message); }
+}
+
+// ---- the table: every error a process rebuilds from its ErrorInfo by name ----------------
+
+/** Each Helios error class by its name, for fromErrorInfo(). A new class goes here. */
+const byName = {
+  GetTimeoutError, WorkerCrashedError, NodeDiedError, ActorDiedError, ActorUnavailableError,
+  ObjectLostError, OwnerDiedError, TaskCancelledError, OutOfMemoryError, ObjectStoreFullError,
+  AuthenticationError, VersionMismatchError, TaskUnschedulableError, IllegalStateError, HeadUnavailableError,
+  InvalidIdError, UnsafeDirectoryError, PackageIntegrityError, InvalidRequestError, ActorMethodNotFoundError,
+  PendingCallsLimitExceededError,
+} satisfies Record<string, new (message: string) => HeliosError>;
+
+/** The names an ErrorInfo of Helios's own may carry (TaskError and SerializationError are rebuilt by their fields). */
+export type ErrorName = keyof typeof byName | "TaskError" | "SerializationError";
+/** Built-in JavaScript error names, which a process may send as they are (a TypeError from a bad kv key). */
+export type BuiltinErrorName = "Error" | "TypeError" | "RangeError" | "SyntaxError" | "ReferenceError" | "EvalError" | "URIError" | "AggregateError";
+/** Any other name, read off an error at run time (`foreignName(e.name)`): a string literal is not one, so a misspelled known name fails to compile. */
+export type ForeignErrorName = string & { readonly [foreign]: true };
+declare const foreign: unique symbol;

@@ -4,6 +4,7 @@
 // the object store (put/get); a value is limited to 1 MiB.
 import { runtime } from "./api.js";
 import { serialize, concat, deserialize } from "./serialization.js";
+import type { CallArgs, ReplyOf, RequestOf } from "./rpc/services.js";
 
 export interface KvOptions {
   /** Keys live in a namespace: by default the one given to init() (or the job's own). */
@@ -21,9 +22,10 @@ function target(what: string, key: unknown, options?: KvOptions): { namespace: s
   return { namespace, key };
 }
 
-function call<T>(method: string, body: object): Promise<T> {
+/** A call to the head's kv methods, holding the event loop open while it waits. */
+function call<M extends "kvPut" | "kvGet" | "kvDelete" | "kvKeys">(method: M, body: RequestOf<"Head", M>): Promise<ReplyOf<"Head", M>> {
   const core = runtime().core;
-  return core.hold(core.head.call<T>(method, body));
+  return core.hold(core.head.call(method, ...[body] as CallArgs<"Head", M>));
 }
 
 export const kv = {
@@ -34,23 +36,23 @@ export const kv = {
     if (bytes.byteLength > KV_MAX_VALUE_BYTES) {
       throw new RangeError(`kv.put('${key}'): the value is ${bytes.byteLength} bytes serialized, over the 1 MiB limit. Tip: put() it in the object store and keep its ref in the kv instead.`);
     }
-    return (await call<{ added: boolean }>("kvPut", { ...t, value: bytes, overwrite: options?.overwrite ?? true })).added;
+    return (await call("kvPut", { ...t, value: bytes, overwrite: options?.overwrite ?? true })).added;
   },
   /** The value under `key`, or undefined. */
   async get<T = unknown>(key: string, options?: KvOptions): Promise<T | undefined> {
-    const { value } = await call<{ value: Uint8Array | null }>("kvGet", target("get", key, options));
+    const { value } = await call("kvGet", target("get", key, options));
     return value ? deserialize(value) as T : undefined;
   },
   async exists(key: string, options?: KvOptions): Promise<boolean> {
-    return (await call<{ value: Uint8Array | null }>("kvGet", target("exists", key, options))).value !== null;
+    return (await call("kvGet", target("exists", key, options))).value !== null;
   },
   /** Remove `key` (with `prefix: true`, every key starting with it); resolves to how many keys went. */
   async delete(key: string, options?: KvOptions & { prefix?: boolean }): Promise<number> {
-    return (await call<{ deleted: number }>("kvDelete", { ...target("delete", key, options), prefix: !!options?.prefix })).deleted;
+    return (await call("kvDelete", { ...target("delete", key, options), prefix: !!options?.prefix })).deleted;
   },
   /** The keys that start with `prefix`, sorted. */
   async keys(prefix = "", options?: KvOptions): Promise<string[]> {
     const t = target("keys", prefix, options);
-    return call<string[]>("kvKeys", { namespace: t.namespace, prefix: t.key });
+    return call("kvKeys", { namespace: t.namespace, prefix: t.key });
   },
 };

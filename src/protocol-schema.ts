@@ -29,9 +29,11 @@ export const strategy: Schema<Strategy> = either(literal("DEFAULT", "SPREAD"),
 const taskErrorDetails = objectOf<TaskErrorDetails>()({
   originalName: string({ min: 0 }), originalMessage: string({ min: 0, max: 1 << 20 }), remoteStack: string({ min: 0, max: 1 << 20 }),
   taskName: string({ min: 0 }), pid: number({ integer: true, min: 0 }), nodeId: string({ min: 0, max: 256 }), attempts: optional(number({ integer: true, min: 0 })),
+  item: optional(number({ integer: true, min: 0 })),
 });
 export const errorInfo: Schema<ErrorInfo> = objectOf<ErrorInfo>()({
-  name: name(), message: string({ min: 0, max: 1 << 20 }), task: optional(taskErrorDetails),
+  // Any name may arrive (a user's error class); only the names Helios rebuilds are checked at compile time.
+  name: name() as Schema<ErrorInfo["name"]>, message: string({ min: 0, max: 1 << 20 }), task: optional(taskErrorDetails),
   cause: optional(lazy(() => errorInfo)), lost: optional(objectOf<{ id: string; node: string }>()({ id: id<string>(), node: id<string>() })),
 });
 

@@ -144,3 +144,37 @@ export interface WorkerEnv {
   /** When the job's working dir was shipped: its path on the driver's machine (the worker runs in the copy). */
   driverWorkingDir?: string;
 }
+
+/** A change of a node's state, numbered: `watchNodes` answers the events after `since`. */
+export interface NodeEvent { seq: number; nodeId: NodeId; state: "ALIVE" | "DEAD" }
+
+/** What the head's storage held when it started (head/store.ts LoadReport): records skipped as corrupt. */
+export interface HeadStorageReport {
+  storage: string;
+  records: number;
+  skipped: Array<{ offset: number; bytes: number; reason: string }>;
+  /** The log as it was, copied aside when records were skipped. */
+  savedAs?: string;
+  torn?: { offset: number; bytes: number };
+}
+
+/** A node's object store: capacity, use and what was spilled (node-agent/store-monitor.ts). */
+export interface ObjectStoreStats { capacity: number; usedBytes: number; objects: number; spillDir: string; spilledObjects: number; spilledBytes: number }
+
+/** The head asks an agent to construct an actor in a worker of its own (idempotent per actor). */
+export interface StartActorRequest { actorId: ActorId; jobId: JobId; spec: TaskSpec; resources: Resources; placement: Resources; maxConcurrency: number; envVars?: EnvVars }
+/** The constructor threw, or its worker died as it started: `error`; else where the actor now runs. */
+export type StartActorReply = { error: ErrorInfo } | { address: string; workerId: WorkerId; pid: number };
+
+/** A worker as `info` lists it. */
+export interface AgentWorkerInfo {
+  workerId: WorkerId; pid: number; state: string; jobId: JobId; actorId?: ActorId; address?: string; leaseId?: LeaseId; leaseOwner?: string;
+}
+/** An agent's own view of its node (`helios status`, tests). */
+export interface AgentInfo {
+  nodeId: NodeId; total: Resources; available: Resources; transfer: { servedBytes: number; pulledBytes: number; pulls: number };
+  workers: AgentWorkerInfo[]; transferAddress: string; store?: ObjectStoreStats;
+}
+
+/** An object's owner answers where its value is (inline or stored), or why there is none. */
+export type ObjectOutcome = { value: WireValue } | { error: ErrorInfo };

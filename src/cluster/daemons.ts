@@ -255,7 +255,7 @@ async function launchAgent(head: string, token: string, host: string, resources:
 async function checkHead(address: string, token: string): Promise<NodeRow[]> {
   const client = new RpcClient(address, "Head", token);
   try {
-    return await client.call<NodeRow[]>("listNodes", {}, 5000);
+    return await client.call("listNodes", {}, 5000);
   } catch (e: any) {
     if (e instanceof AuthenticationError) throw new Error(`the head at ${address} refused the call: wrong or missing token (${e.message})`);
     throw new Error(`cannot reach the Helios head at ${address}: ${String(e.details ?? e.message).replace(/\s*Resolution note:.*$/, "").replace(/\.+$/, "")}. Is it running ('helios start --head')?`);
@@ -279,7 +279,7 @@ export interface HeadStorageReport {
 /** The head's storage report, or undefined when it cannot tell (not answered in time). */
 export async function headStorage(address: string, token: string): Promise<HeadStorageReport | undefined> {
   const client = new RpcClient(address, "Head", token);
-  try { return await client.call<HeadStorageReport>("headInfo", {}, 3000); } catch { return undefined; } finally { client.close(); }
+  try { return await client.call("headInfo", {}, 3000); } catch { return undefined; } finally { client.close(); }
 }
 
 /** A warning line when the head skipped corrupt records of its storage as it started; else undefined. */

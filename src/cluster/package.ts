@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RpcClient } from "../rpc/grpc.js";
+import type { HeadClient } from "../rpc/grpc.js";
 import { InvalidIdError, PackageIntegrityError } from "../errors.js";
 import { privateDir } from "./private-dir.js";
 
@@ -76,9 +76,9 @@ export async function packDir(dir: string, excludes: string[] = []): Promise<Pac
  * remove the local tarball. The bytes sent are hashed again: a file changed since it was
  * packed is not sent under the hash of what was packed.
  */
-export async function uploadPackage(head: RpcClient, p: PackedDir): Promise<void> {
+export async function uploadPackage(head: HeadClient, p: PackedDir): Promise<void> {
   try {
-    if ((await head.call<{ has: boolean }>("hasPackage", { hash: p.hash })).has) return;
+    if ((await head.call("hasPackage", { hash: p.hash })).has) return;
     const fd = fs.openSync(p.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     const h = createHash("sha256");
     try {
@@ -97,7 +97,7 @@ export async function uploadPackage(head: RpcClient, p: PackedDir): Promise<void
 }
 
 /** Download a package from the head, check its hash, and unpack it into `into` (once; later calls reuse it). */
-export async function fetchPackage(head: RpcClient, hash: string, into: string): Promise<string> {
+export async function fetchPackage(head: HeadClient, hash: string, into: string): Promise<string> {
   if (typeof hash !== "string" || !PACKAGE_HASH.test(hash)) {
     throw new InvalidIdError(`${JSON.stringify(hash)?.slice(0, 80)} is not a package hash (64 hex digits). Tip: the job was registered by a driver of another Helios version; use one version across the cluster.`);
   }
@@ -111,7 +111,7 @@ export async function fetchPackage(head: RpcClient, hash: string, into: string):
     const h = createHash("sha256");
     try {
       for (let offset = 0; ; ) {
-        const r = await head.call<{ bytes: Uint8Array; size: number }>("getPackageChunk", { hash, offset, length: CHUNK });
+        const r = await head.call("getPackageChunk", { hash, offset, length: CHUNK });
         if (offset + r.bytes.length > MAX_PACKAGE_BYTES) throw new PackageIntegrityError(`package ${hash} is larger than ${MAX_PACKAGE_BYTES} bytes. Tip: check the head's package directory.`);
         h.update(r.bytes);
         writeAll(fd, r.bytes, offset);

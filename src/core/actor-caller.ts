@@ -1,7 +1,7 @@
 // Caller side of actor calls: calls go straight to the actor's worker over one connection
 // per actor, sent in submission order (per-caller sequence numbers), many in flight.
 import type { Connection } from "../rpc/wire.js";
-import { ActorDiedError, PendingCallsLimitExceededError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
+import { ActorDiedError, ConnectionClosedError, PendingCallsLimitExceededError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { ActorInfo, TaskReply, TaskSpec } from "../protocol.js";
 import type { ActorId } from "../ids.js";
 import type { CoreWorker } from "./core-worker.js";
@@ -93,7 +93,7 @@ export class ActorCaller {
     if (spec.fn && sent.has(spec.fnId)) spec.fn = undefined; else sent.add(spec.fnId);
     this.core.track(1);
     s.inflight.push(call);
-    conn.call({ t: "push", task: spec }, (e, r: TaskReply) => {
+    conn.call({ t: "push", task: spec }, (e, r) => {
       if (e) return;   // the connection closed: lost() settles it
       const i = s.inflight.indexOf(call);
       if (i < 0) return;
@@ -148,17 +148,17 @@ export class ActorCaller {
         const target = created?.actorId ?? id;
         let stale = { address: undefined as string | undefined, since: 0 };
         for (;;) {
-          const info = await this.core.head.call<ActorInfo>("waitActor", { actorId: target });
+          const info = await this.core.head.call("waitActor", { actorId: target });
           if (info.state === "DEAD") throw deadError(info);
           try {
             const conn = await this.core.connection(info.address!);
-            if (conn.closed) throw new Error("connection closed");
+            if (conn.closed) throw new ConnectionClosedError();
             s.open = { conn, nodeId: info.nodeId };
             conn.once("close", () => { if (s.open?.conn === conn) s.open = undefined; s.conn = undefined; this.lost(id, s); });
             return conn;
           } catch (e) {
             // Refused: the worker is gone. Restarting (the head will say), or dead.
-            const settled = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: target }).catch(() => undefined);
+            const settled = await this.core.head.call("waitActorSettled", { actorId: target }).catch(() => undefined);
             // Still listed there: its node may have died, which the head learns within its health window.
             if (stale.address !== info.address) stale = { address: info.address, since: Date.now() };
             if (!settled || settled.state === "DEAD" || Date.now() - stale.since > STALE_ADDRESS_MS) {
@@ -174,7 +174,7 @@ export class ActorCaller {
 
   /** A call in flight when the actor's worker went away: did the actor die, or is it coming back? */
   private async lostCallError(id: ActorId, call: string): Promise<ErrorInfo> {
-    const info = await this.core.head.call<ActorInfo>("waitActorSettled", { actorId: id }).catch(() => undefined);
+    const info = await this.core.head.call("waitActorSettled", { actorId: id }).catch(() => undefined);
     if (info && info.state !== "DEAD") {
       return { name: "ActorUnavailableError", message: `actor ${info.className} (${id}) restarted while ${call} was in flight; ` +
         "the call may or may not have run. Later calls go to the restarted actor. Tip: maxTaskRetries replays such calls." };

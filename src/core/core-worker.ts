@@ -6,10 +6,11 @@
 import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
 import { LocalStore } from "./store.js";
 import { HeldValues } from "./held-values.js";
-import { Connection, WireServer, connect, listenInRange, type Message } from "../rpc/wire.js";
-import { HEAD_RECONNECT_MS, RpcClient } from "../rpc/grpc.js";
+import { Connection, WireServer, connect, listenInRange } from "../rpc/wire.js";
+import { unexpected, type IncomingMessage, type RequestMessage, type WireReply } from "../rpc/messages.js";
+import { HEAD_RECONNECT_MS, RpcClient, type AgentClient, type HeadClient } from "../rpc/grpc.js";
 import { serialize, deserialize, concat, readParts, setHandleCodec, type Serialized } from "../serialization.js";
-import { GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
+import { ConnectionClosedError, GetTimeoutError, ObjectLostError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import { newPutId, type ActorId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { StoredValue, WireValue } from "../protocol.js";
 import { pullChunks } from "../rpc/chunks.js";
@@ -43,16 +44,16 @@ export interface CoreWorkerConfig {
 }
 
 /** What a process may have made before its core worker: its wire endpoint (listening), its head client. */
-export interface Made { server?: WireServer; head?: RpcClient }
+export interface Made { server?: WireServer; head?: HeadClient }
 
 /** A client of the head, which rides out the head's restarts. */
-export function headClient(address: string, token: string): RpcClient {
+export function headClient(address: string, token: string): HeadClient {
   return new RpcClient(address, "Head", token, { reconnectMs: HEAD_RECONNECT_MS });
 }
 
 export class CoreWorker {
-  readonly head: RpcClient;
-  readonly agent: RpcClient;
+  readonly head: HeadClient;
+  readonly agent: AgentClient;
   readonly store: LocalStore;
   readonly server: WireServer;
   address = "";
@@ -62,8 +63,8 @@ export class CoreWorker {
   private busy = 0;
   /** Ref'd while the user awaits cluster work (made once: a timer per get() cost 2% of a sync loop). */
   private keepAlive = setInterval(() => {}, 1 << 30).unref();
-  /** Set by the executor: the wire messages a worker serves beyond object requests. */
-  handlers: Record<string, (msg: Message, conn: Connection) => unknown> = {};
+  /** Set by the executor (push, cancel) and a driver (ping): the requests served beyond object requests. */
+  handlers: Partial<ServedHere> = {};
   blockedHook?: (blocked: boolean) => Promise<void>;
   /** Set by the runtime: run again the task that made a lost object (false: it cannot be rebuilt). */
   reconstructor?: (task: TaskId, lostNode: NodeId) => boolean;
@@ -122,23 +123,23 @@ export class CoreWorker {
     }
   }
 
-  private agents = new Map<string, RpcClient>();
+  private agents = new Map<string, AgentClient>();
   /** A client for another node's agent (spillback, lease returns). */
-  agentClient(address: string): RpcClient {
+  agentClient(address: string): AgentClient {
     if (address === this.config.agentAddress) return this.agent;
     let c = this.agents.get(address);
     if (!c) this.agents.set(address, c = new RpcClient(address, "NodeAgent", this.config.token));
     return c;
   }
 
-  private home?: RpcClient;
+  private home?: AgentClient;
   /** The agent leases are asked of: this node's, or for a driver on a machine without one, a live node's. */
-  homeAgent(): RpcClient { return this.home ?? this.agent; }
+  homeAgent(): AgentClient { return this.home ?? this.agent; }
 
   /** A driver without a local agent whose chosen agent went away picks another live node. */
   async rehome(): Promise<void> {
     if (this.config.transferAddress) return;   // an agent on this machine: nowhere else to go
-    const nodes = await this.head.call<Array<{ state: string; agentAddress: string }>>("listNodes").catch(() => []);
+    const nodes = await this.head.call("listNodes").catch(() => []);
     const alive = nodes.filter((n) => n.state === "ALIVE" && n.agentAddress !== this.homeAgent().address);
     if (alive.length) this.home = this.agentClient(alive[Math.floor(Math.random() * alive.length)].agentAddress);
   }
@@ -160,7 +161,7 @@ export class CoreWorker {
     this.watching = true;
     while (this.inflight > 0 && !this.closed) {
       try {
-        const events = await this.head.call<Array<{ seq: number; nodeId: string; state: string }>>("watchNodes", { since: this.nodeSeq, waitMs: 5000 });
+        const events = await this.head.call("watchNodes", { since: this.nodeSeq, waitMs: 5000 });
         for (const e of events) {
           this.nodeSeq = Math.max(this.nodeSeq, e.seq);
           if (e.state === "DEAD") for (const f of this.nodeListeners) f(e.nodeId);
@@ -454,7 +455,7 @@ export class CoreWorker {
       let conn: Connection;
       try { conn = await this.connection(ref.owner); } catch { return died("is unreachable; it has exited"); }
       try { return await conn.request({ t: "getObject", id: ref.id, owner: who?.worker, lost: lostOn }); } catch (e) {
-        if (e instanceof Error && e.message === "connection closed") return died("died before the value was read");
+        if (e instanceof ConnectionClosedError) return died("died before the value was read");
         throw e;
       }
     })();
@@ -527,7 +528,7 @@ export class CoreWorker {
 
   // ---- serving --------------------------------------------------------------------------
 
-  private handle(msg: Message, conn: Connection): unknown {
+  private handle(msg: IncomingMessage, conn: Connection): unknown {
     switch (msg.t) {
       case "getObject": {
         if (msg.owner && msg.owner !== this.config.workerId) {   // the owner exited and another process took its port
@@ -550,16 +551,25 @@ export class CoreWorker {
         return b.subarray(msg.offset, msg.offset + msg.length);
       }
       case "logs":
-        for (const l of msg.lines as Array<{ err: boolean; text: string }>) (l.err ? process.stderr : process.stdout).write(l.text);
+        for (const l of msg.lines) (l.err ? process.stderr : process.stdout).write(l.text);
         return undefined;
-      default: {
-        const h = this.handlers[msg.t];
-        if (!h) throw new Error(`unknown message ${msg.t}`);
-        return h(msg, conn);
-      }
+      case "push": return this.served("push", msg, conn);
+      case "cancel": return this.served("cancel", msg, conn);
+      case "ping": return this.served("ping", msg, conn);
+      case "free": throw new Error("unknown message free");   // frees go to the agents' transfer endpoints
+      default: return unexpected(msg);
     }
   }
+
+  private served<T extends keyof ServedHere>(t: T, msg: RequestMessage<T>, conn: Connection): unknown {
+    const h = this.handlers[t] as ServedHere[T] | undefined;
+    if (!h) throw new Error(`unknown message ${t}`);
+    return h(msg, conn);
+  }
 }
+
+/** Requests a process serves only in some roles: a worker runs pushed tasks, a driver answers the head's pings. */
+type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, conn: Connection) => WireReply<T> | Promise<WireReply<T>> };
 
 /** A ref-shaped record that does not count as a live handle (for serving requests). */
 class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }

@@ -90,11 +90,17 @@ export class Executor {
   private async run(spec: TaskSpec): Promise<TaskReply> {
     let result: unknown;
     let args: unknown[];
-    try { args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a }))); } catch (e) {
+    try {
+      args = await Promise.all(spec.args.map((a) => this.core.materialize({ value: a }).catch((e: unknown) => {
+        throw e instanceof ObjectLostError && "s" in a ? new LostArgument(a, e) : e;
+      })));
+    } catch (e) {
       // An argument's stored copy is gone: the owner rebuilds it and sends the task again (never
       // wait for that here: rebuilding may need the CPU this worker holds).
-      const lost = e instanceof ObjectLostError && spec.args.find((a): a is StoredValue => "s" in a && e.message.includes(a.id));
-      if (lost) return { error: { name: "ObjectLostError", message: `argument ${lost.id} of ${spec.name}: ${e.message}`, lost: { id: lost.id, node: lost.node } } };
+      if (e instanceof LostArgument) {
+        const { arg, error } = e;
+        return { error: { name: "ObjectLostError", message: `argument ${arg.id} of ${spec.name}: ${error.message}`, lost: { id: arg.id, node: arg.node } } };
+      }
       return { error: userError(e, spec, this.core) };
     }
     try {
@@ -114,8 +120,8 @@ export class Executor {
     try {
       return { returns: this.returns(spec, result) };
     } catch (e) {
-      if (e instanceof SerializationError) return { error: { name: e.name, message: `${spec.name} returned a value that ${e.message}` } };
-      if (e instanceof ObjectStoreFullError) return { error: { name: e.name, message: `${spec.name}'s return value could not be stored: ${e.message}` } };
+      if (e instanceof SerializationError) return { error: { name: "SerializationError", message: `${spec.name} returned a value that ${e.message}` } };
+      if (e instanceof ObjectStoreFullError) return { error: { name: "ObjectStoreFullError", message: `${spec.name}'s return value could not be stored: ${e.message}` } };
       return { error: userError(e, spec, this.core) };
     }
   }
@@ -146,6 +152,17 @@ function missingMethod(className: string, name: string, inst: object): ErrorInfo
     "Tip: check the method's name, and that the handle is one of this class (getActor() returns the actor the name holds now)." };
 }
 
+/** A task's stored argument that could not be read: which one, and why. */
+class LostArgument extends Error {
+  constructor(readonly arg: StoredValue, readonly error: ObjectLostError) { super(error.message); }
+}
+
+/** The batch item an error was thrown on, as helios/util's chunk runner marks it (src/util/fn.ts). */
+function itemOf(err: Error): { item?: number } {
+  const item = (err as unknown as Record<symbol, unknown>)[Symbol.for("helios.item")];
+  return Number.isSafeInteger(item) ? { item: item as number } : {};
+}
+
 function userError(e: unknown, spec: TaskSpec, core: CoreWorker): ErrorInfo {
   const err = e instanceof Error ? e : new Error(String(e));
   return {
@@ -153,7 +170,7 @@ function userError(e: unknown, spec: TaskSpec, core: CoreWorker): ErrorInfo {
     message: err.message,
     task: {
       originalName: err.name, originalMessage: err.message, remoteStack: err.stack ?? `${err.name}: ${err.message}`,
-      taskName: spec.name, pid: process.pid, nodeId: core.config.nodeId,
+      taskName: spec.name, pid: process.pid, nodeId: core.config.nodeId, ...itemOf(err),
     },
   };
 }

@@ -130,7 +130,7 @@ export class Runtime {
         maxPendingCalls: options.maxPendingCalls, envVars: options.runtimeEnv?.envVars,
         owner: this.owner(),
       };
-      return this.core.head.call<ActorInfo>("createActor", req);
+      return this.core.head.call("createActor", req);
     });
     created.finally(() => pinned.forEach((id) => this.core.unpin(id))).catch(() => {});
     this.actors.created(actorId, created);
@@ -174,7 +174,7 @@ export class Runtime {
   }
 
   async getActor(name: string, namespace?: string): Promise<any> {
-    const info = await this.core.hold(this.core.head.call<ActorInfo | null>("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace }));
+    const info = await this.core.hold(this.core.head.call("getNamedActor", { name, namespace: namespace ?? this.core.config.namespace }));
     if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
     if (info.state === "DEAD") throw deadError(info);
     return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries,

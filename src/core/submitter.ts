@@ -13,9 +13,9 @@
 // (SubmitterReports: pushed, replied, handed back, worker lost, unschedulable) to the task
 // manager (tasks/task-manager.ts), which decides what comes next and queues retries here again.
 import type { Connection } from "../rpc/wire.js";
-import type { EnvVars, LeaseGrant, LeaseReply, Resources, Strategy, TaskReply } from "../protocol.js";
-import type { RpcClient } from "../rpc/grpc.js";
-import type { ErrorInfo } from "../errors.js";
+import type { EnvVars, LeaseGrant, Resources, Strategy, TaskReply } from "../protocol.js";
+import { isStatus, type AgentClient } from "../rpc/grpc.js";
+import { foreignName, type ErrorInfo } from "../errors.js";
 import type { CoreWorker } from "./core-worker.js";
 import { Deque } from "./deque.js";
 import type { LeaseRef, TaskRecord } from "./tasks/task-record.js";
@@ -46,7 +46,7 @@ type PendingTask = TaskRecord;
 interface Lease extends LeaseRef {
   grant: LeaseGrant;
   /** The agent that granted the lease: it gets the lease back. */
-  agent: RpcClient;
+  agent: AgentClient;
   conn: Connection;
   /** Pushed and not answered, oldest (the running one) first. */
   inflight: PendingTask[];
@@ -123,14 +123,14 @@ export class TaskSubmitter {
   }
 
   /** Ask the local agent; follow one spillback to the agent the head chose. */
-  private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: RpcClient }> {
+  private async lease(q: ShapeQueue): Promise<{ grant: LeaseGrant; agent: AgentClient }> {
     const req = { jobId: this.core.config.jobId, resources: q.resources, owner: this.core.address, strategy: q.strategy, envVars: q.envVars };
     // The agent asked is the one that gets the lease back (a driver without an agent of its own may have moved on to another).
     const home = this.core.homeAgent();
-    const reply = await home.call<LeaseReply>("requestLease", req);
+    const reply = await home.call("requestLease", req);
     if (!("spillback" in reply)) return { grant: reply, agent: home };
     const agent = this.core.agentClient(reply.spillback);
-    return { grant: await agent.call<LeaseGrant>("requestLease", { ...req, spilled: true }), agent };
+    return { grant: await agent.call("requestLease", { ...req, spilled: true }) as LeaseGrant, agent };
   }
 
   private requestLease(q: ShapeQueue): void {
@@ -155,7 +155,7 @@ export class TaskSubmitter {
       }, async (e) => {
         // Unschedulable or refused: tell the callers. Unreachable agent: find another and try again while the head
         // lists a live node — a killed agent stays listed (and is spilled to) until its health window has passed.
-        if (e?.code !== 14) return this.failQueue(q, e);
+        if (!isStatus(e, "UNAVAILABLE")) return this.failQueue(q, e);
         q.unreachableSince ??= Date.now();
         if (++q.failures > MAX_LEASE_FAILURES && (Date.now() - q.unreachableSince > UNREACHABLE_MS || !(await this.anyNodeAlive()))) return this.failQueue(q, e);
         await this.core.rehome();
@@ -173,7 +173,7 @@ export class TaskSubmitter {
     const sent: Set<string> = (lease.conn.state.fns ??= new Set());
     if (!sent.has(task.spec.fnId)) { task.spec.fn = task.fn; sent.add(task.spec.fnId); } else task.spec.fn = undefined;
     const t0 = performance.now();
-    lease.conn.call({ t: "push", task: task.spec }, (e, reply: TaskReply & { requeue?: boolean }) => {
+    lease.conn.call({ t: "push", task: task.spec }, (e, reply) => {
       if (e) return;   // the connection closed: leaseLost() settles the task
       const i = lease.inflight.indexOf(task);
       if (i < 0) return;   // already settled by leaseLost()
@@ -232,7 +232,7 @@ export class TaskSubmitter {
   /** Tell a worker crash from an out-of-memory kill and from the loss of its whole node: ask the node's agent. */
   private async lostCause(lease: Lease, task: PendingTask): Promise<ErrorInfo> {
     const { nodeId, workerId } = lease.grant;
-    const fate = lease.nodeDied ? undefined : await lease.agent.call<{ oom?: ErrorInfo }>("workerFate", { workerId }, 2000).catch(() => undefined);
+    const fate = lease.nodeDied ? undefined : await lease.agent.call("workerFate", { workerId }, 2000).catch(() => undefined);
     if (!fate) return { name: "NodeDiedError", message: `node ${nodeId}, which ran ${task.spec.name}, died or became unreachable` };
     // The agent's record of why (its field keeps the name `oom`): killed out of memory, or an uncaught exception.
     if (fate.oom) return { ...fate.oom, message: `task ${task.spec.name} ${fate.oom.message}` };
@@ -241,16 +241,15 @@ export class TaskSubmitter {
   }
 
   private async anyNodeAlive(): Promise<boolean> {
-    const nodes = await this.core.head.call<Array<{ state: string }>>("listNodes").catch(() => []);
+    const nodes = await this.core.head.call("listNodes").catch(() => []);
     return nodes.some((n) => n.state === "ALIVE");
   }
 
   private failQueue(q: ShapeQueue, e: unknown): void {
-    // Unavailable or timed out (gRPC 14 / 4): the agent is out of reach — a typed error, never a raw gRPC one.
-    const code = (e as { code?: unknown })?.code;
-    const error: ErrorInfo = (code === 14 || code === 4) && (e as Error).name === "Error"
+    // Unavailable or timed out: the agent is out of reach — a typed error, never a raw gRPC one.
+    const error: ErrorInfo = isStatus(e, "UNAVAILABLE", "DEADLINE_EXCEEDED") && (e as Error).name === "Error"
       ? { name: "NodeDiedError", message: `no node agent could be reached to run these tasks (${(e as Error).message}). Tip: check that the cluster's agents are running and reachable (helios status).` }
-      : e instanceof Error ? { name: e.name, message: e.message } : { name: "Error", message: String(e) };
+      : e instanceof Error ? { name: foreignName(e.name), message: e.message } : { name: "Error", message: String(e) };
     for (const t of q.tasks.drain()) this.reports.unschedulable(t, error);
   }
 
@@ -268,10 +267,6 @@ export class TaskSubmitter {
     return Promise.all(calls);
   }
 
-  /**
-   * Stop a pushed task. Pipelined but not started: its worker drops it (and answers it as
-   * cancelled). Running: its worker is killed and replaced (the lost lease reports it).
-   */
   /** Where a pushed task is, for debugging and tests: its worker, and whether it is the one running there. */
   placeOf(task: PendingTask): { grant: LeaseGrant; running: boolean } | undefined {
     const lease = task.lease as Lease | undefined;
@@ -279,10 +274,14 @@ export class TaskSubmitter {
     return { grant: lease.grant, running: lease.inflight[0] === task };
   }
 
+  /**
+   * Stop a pushed task. Pipelined but not started: its worker drops it (and answers it as
+   * cancelled). Running: its worker is killed and replaced (the lost lease reports it).
+   */
   async cancelPushed(task: PendingTask): Promise<void> {
     const lease = task.lease as Lease | undefined;
     if (!lease || task.state !== "pushed") return;
-    if (lease.inflight[0] !== task && await lease.conn.request<boolean>({ t: "cancel", taskId: task.spec.taskId }).catch(() => false)) return;
+    if (lease.inflight[0] !== task && await lease.conn.request({ t: "cancel", taskId: task.spec.taskId }).catch(() => false)) return;
     // Handed back meanwhile (and so ended as cancelled): the worker runs another task, leave it be.
     if (task.state !== "pushed" || task.lease !== lease) return;
     await lease.agent.call("killWorker", { workerId: lease.grant.workerId, reason: "cancelled" });

@@ -25,7 +25,7 @@ export async function pullChunks(conn: Connection, id: ObjectId, size: number, w
       const offset = next;
       const length = Math.min(CHUNK, size - offset);
       next += length;
-      const bytes = await conn.request<Uint8Array>({ t: "read", id, offset, length });
+      const bytes = await conn.request({ t: "read", id, offset, length });
       if (bytes.length !== length) throw new Error(`short read of ${id} at ${offset}`);
       write(offset, bytes);
     }

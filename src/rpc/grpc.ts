@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Packr } from "msgpackr";
 import { AuthenticationError, HeadUnavailableError, VersionMismatchError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
+import type { CallArgs, CallContext, Handlers, Method, ReplyOf, ServiceName } from "./services.js";
 import "../serialization.js";
 import { tlsConfig } from "./tls.js";   // its msgpack extensions must exist wherever values are decoded
 import { encodeRequest, decodeRequest, encodeReply, decodeReply } from "./envelope.js";
@@ -21,10 +22,30 @@ const g = (): typeof grpc => (grpcModule ??= require("@grpc/grpc-js"));
 
 /** Load grpc-js now, while this process would only wait (a driver whose daemons are starting). */
 export function preloadGrpc(): void { setImmediate(g); }
-export type ServiceName = "Head" | "NodeAgent";
-/** `cancelled()` turns true when the caller went away (cancelled, or its process exited). */
-export interface CallContext { cancelled(): boolean }
-export type Handler = (body: any, ctx: CallContext) => unknown | Promise<unknown>;
+export type { CallContext, ServiceName } from "./services.js";
+
+/**
+ * gRPC status codes by name (grpc-js's `status` enum, whose numbers the protocol fixes), so code
+ * reads `isStatus(e, "UNAVAILABLE")` and grpc-js need not load to compare.
+ */
+export const Status = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+} as const;
+export type StatusName = keyof typeof Status;
+
+/** The gRPC status a call failed with, by name; undefined when `e` is not a gRPC error. */
+export function statusOf(e: unknown): StatusName | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== "number") return undefined;
+  return (Object.keys(Status) as StatusName[]).find((k) => Status[k] === code);
+}
+/** Did the call fail with one of these gRPC statuses? `isStatus(e, "UNAVAILABLE", "DEADLINE_EXCEEDED")` */
+export function isStatus(e: unknown, ...names: StatusName[]): boolean {
+  const s = statusOf(e);
+  return s !== undefined && names.includes(s);
+}
 
 /** The service of proto/helios.proto: one unary Call(Request) returns (Reply). */
 function definition(service: ServiceName): grpc.ServiceDefinition {
@@ -71,11 +92,11 @@ const IDLE_MS = setting("HELIOS_GRPC_IDLE_MS");
 /** Why a call's headers are refused (status and details), or undefined when they pass. */
 export function refusal(md: grpc.Metadata, token: string): { code: number; details: string } | undefined {
   const auth = md.get("authorization")[0];
-  if (!auth) return { code: g().status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" };
-  if (typeof auth !== "string" || !sameSecret(auth, `Bearer ${token}`)) return { code: g().status.PERMISSION_DENIED, details: "wrong cluster token" };
+  if (!auth) return { code: Status.UNAUTHENTICATED, details: "missing cluster token (authorization: Bearer …)" };
+  if (typeof auth !== "string" || !sameSecret(auth, `Bearer ${token}`)) return { code: Status.PERMISSION_DENIED, details: "wrong cluster token" };
   const version = md.get("helios-version")[0];
   if (version !== PROTOCOL_VERSION) {
-    return { code: g().status.FAILED_PRECONDITION, details:
+    return { code: Status.FAILED_PRECONDITION, details:
       `version mismatch: client speaks Helios protocol ${String(version).slice(0, 32)}, this cluster speaks ${PROTOCOL_VERSION}` };
   }
   return undefined;
@@ -103,7 +124,9 @@ const DEDUP_MAX = 50_000;
 /** `calls`: the copies of a call still running (for cancelled()); dropped once it has its reply. */
 interface Answered { at: number; reply: Promise<Buffer>; calls?: Array<grpc.ServerUnaryCall<any, any>> }
 
-export function addService(server: grpc.Server, service: ServiceName, token: string, handlers: Record<string, Handler>): void {
+/** Serve `service` with its handler map: one handler per method of services.ts, each typed by its request and reply. */
+export function addService<N extends ServiceName>(server: grpc.Server, service: N, token: string, handlers: Handlers<N>): void {
+  const byMethod = handlers as Record<string, (body: unknown, ctx: CallContext) => unknown>;
   const answered = new Map<string, Answered>();
   const prune = (now: number) => {   // oldest first: stops at the first one to keep
     for (const [id, a] of answered) {
@@ -115,11 +138,12 @@ export function addService(server: grpc.Server, service: ServiceName, token: str
     Call: (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
       const refused = refusal(call.metadata, token);   // also checked before the message was read (createServer)
       if (refused) return callback(refused);
-      const handler = handlers[call.request.method];
-      if (!handler) return callback({ code: g().status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
+      const method = call.request.method;
+      const handler = typeof method === "string" && Object.hasOwn(byMethod, method) ? byMethod[method] : undefined;
+      if (!handler) return callback({ code: Status.UNIMPLEMENTED, details: `unknown method ${call.request.method}` });
       let body: any;
       try { body = packr.unpack(call.request.body); } catch {
-        return callback({ code: g().status.INVALID_ARGUMENT, details: "malformed msgpack body" });
+        return callback({ code: Status.INVALID_ARGUMENT, details: "malformed msgpack body" });
       }
       const id = call.metadata.get("helios-request-id")[0] as string | undefined;
       const seen = id ? answered.get(id) : undefined;
@@ -161,7 +185,6 @@ function channelCredentials(): grpc.ChannelCredentials {
 
 /** How long a head client keeps retrying while the head is unreachable (it may be restarting). */
 export const HEAD_RECONNECT_MS = setting("HELIOS_HEAD_RECONNECT_MS");
-const UNAVAILABLE = 14;
 /** Request ids: this process's random prefix and a counter (unique across processes and restarts). */
 const clientId = randomBytes(8).toString("base64url");
 let requestSeq = 0;
@@ -175,9 +198,13 @@ export interface RpcClientOptions {
   onRetry?: (method: string, attempt: number) => void;
 }
 
-export class RpcClient {
+/**
+ * A client of one service: `new RpcClient(address, "Head", token).call("getJob", { jobId })` is a
+ * Promise<JobInfo | null>; a method the service does not have, or a body of another shape, does not compile.
+ */
+export class RpcClient<N extends ServiceName> {
   private channel?: grpc.Client;
-  constructor(readonly address: string, private service: ServiceName, private token: string, private options: RpcClientOptions = {}) {}
+  constructor(readonly address: string, private service: N, private token: string, private options: RpcClientOptions = {}) {}
 
   /** The gRPC client, made on first use. */
   private get client(): grpc.Client {
@@ -193,9 +220,9 @@ export class RpcClient {
     return new Promise((resolve, reject) => this.client.waitForReady(Date.now() + timeoutMs, (e) => e ? reject(e) : resolve()));
   }
 
-  call<T = any>(method: string, body: unknown = {}, timeoutMs?: number): Promise<T> {
+  call<M extends Method<N>>(method: M, ...[body, timeoutMs]: CallArgs<N, M>): Promise<ReplyOf<N, M>> {
     const deadline = timeoutMs ? Date.now() + timeoutMs : undefined;
-    return this.options.reconnectMs ? this.retrying(method, body, deadline, this.options.reconnectMs) : this.attempt(method, body, deadline);
+    return this.options.reconnectMs ? this.retrying<ReplyOf<N, M>>(method, body === undefined ? {} : body, deadline, this.options.reconnectMs) : this.attempt<ReplyOf<N, M>>(method, body === undefined ? {} : body, deadline);
   }
 
   /**
@@ -208,7 +235,7 @@ export class RpcClient {
     const id = `${clientId}-${(++requestSeq).toString(36)}`;
     for (let i = 0; ; i++) {
       try { return await this.attempt<T>(method, body, deadline, id); } catch (e: any) {
-        if (e?.code !== UNAVAILABLE || this.closed) throw e;
+        if (!isStatus(e, "UNAVAILABLE") || this.closed) throw e;
         downSince ??= Date.now();
         const wait = RETRY_BACKOFF_MS[Math.min(i, RETRY_BACKOFF_MS.length - 1)];
         if (deadline !== undefined && Date.now() + wait >= deadline) throw e;
@@ -254,11 +281,19 @@ export class RpcClient {
   }
 }
 
+/**
+ * A refusal of the call's headers as Helios's typed error (refusal() above); any other gRPC error as it is.
+ * FAILED_PRECONDITION is the version check's alone: handlers answer their errors in the reply's body, with OK.
+ */
+/** Clients of the head and of a node agent. */
+export type HeadClient = RpcClient<"Head">;
+export type AgentClient = RpcClient<"NodeAgent">;
+
 function grpcError(err: grpc.ServiceError): Error {
-  if (err.code === g().status.UNAUTHENTICATED || err.code === g().status.PERMISSION_DENIED) {
+  if (err.code === Status.UNAUTHENTICATED || err.code === Status.PERMISSION_DENIED) {
     return new AuthenticationError(err.details, { cause: err });
   }
-  if (err.code === g().status.FAILED_PRECONDITION && err.details.startsWith("version mismatch")) {
+  if (err.code === Status.FAILED_PRECONDITION) {
     return new VersionMismatchError(err.details, { cause: err });
   }
   return err;

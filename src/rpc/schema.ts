@@ -8,7 +8,7 @@
 // method needs a schema (a type error, and an error at start-up), and a body that fails its
 // schema is answered with InvalidRequestError (gRPC's INVALID_ARGUMENT) before the handler runs.
 import { InvalidRequestError } from "../errors.js";
-import type { CallContext, Handler } from "./grpc.js";
+import type { CallContext, Handlers, Method, RequestOf, ServiceName } from "./services.js";
 
 export interface Schema<T> {
   (value: unknown, path: string): T;
@@ -178,15 +178,14 @@ export function lazy<T>(get: () => Schema<T>, expected = "an object"): Schema<T>
 /** The body of a method that takes nothing: any object (its keys dropped). */
 export const nothing: Schema<Record<string, never>> = object({});
 
-type BodyOf<H> = H extends (...args: infer A) => unknown ? (A extends [] ? unknown : A[0]) : never;
-/** One schema per method of a handler map, typed by what each handler takes. */
-export type RequestSchemas<H> = { [K in keyof H]: Schema<BodyOf<H[K]>> };
+/** One schema per method of a service (src/rpc/services.ts), each giving that method's request type. */
+export type RequestSchemas<N extends ServiceName> = { [M in Method<N>]: Schema<RequestOf<N, M>> };
 
 /**
  * The handler map of a service with every body checked first. Throws at start-up when a method
  * has no schema (or a schema no method). `validated("Head", schemas, handlers)`.
  */
-export function validated<H extends Record<string, Handler>>(service: string, schemas: RequestSchemas<NoInfer<H>>, handlers: H): H {
+export function validated<N extends ServiceName>(service: N, schemas: RequestSchemas<N>, handlers: Handlers<N>): Handlers<N> {
   const missing = Object.keys(handlers).filter((m) => typeof (schemas as Record<string, unknown>)[m] !== "function");
   const extra = Object.keys(schemas).filter((m) => !(m in handlers));
   if (missing.length || extra.length) {
@@ -194,12 +193,13 @@ export function validated<H extends Record<string, Handler>>(service: string, sc
       `${missing.length && extra.length ? "; " : ""}${extra.length ? `schemas without a method: ${extra.join(", ")}` : ""}. ` +
       "Tip: declare a schema for every control-plane method, next to its handler map.");
   }
-  const out: Record<string, Handler> = {};
-  for (const [method, handler] of Object.entries(handlers)) {
+  type Untyped = (body: unknown, ctx: CallContext) => unknown;
+  const out: Record<string, Untyped> = {};
+  for (const [method, handler] of Object.entries(handlers as Record<string, Untyped>)) {
     const s = (schemas as Record<string, Schema<unknown>>)[method];
     out[method] = (body: unknown, ctx: CallContext) => handler(check(service, method, s, body), ctx);
   }
-  return out as H;
+  return out as Handlers<N>;
 }
 
 /** `body` checked against `s`, or InvalidRequestError naming the method and the wrong place. */

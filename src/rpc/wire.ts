@@ -17,7 +17,8 @@ import { tlsConfig } from "./tls.js";
 const tls = (): typeof tlsTypes => createRequire(import.meta.url)("node:tls");
 import { EventEmitter } from "node:events";
 import { Packr } from "msgpackr";
-import { AuthenticationError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
+import { AuthenticationError, ConnectionClosedError, VersionMismatchError, fromErrorInfo, toErrorInfo } from "../errors.js";
+import type { HandshakeMessage, IncomingMessage, NoticeMessage, ReplyMessage, RequestMessage, RequestType, WireMessage, WireReply } from "./messages.js";
 import { PROTOCOL_VERSION } from "../version.js";
 import { isNonce, newNonce, proof, verifyProof } from "./handshake.js";
 import { socketPath, warnOnce } from "./local-socket.js";
@@ -47,13 +48,14 @@ function logViolation(conn: Connection, reason: string): void {
   console.error(`helios wire: closed the connection from ${peer}: ${reason}`);
 }
 
-export type Message = { t: string; rid?: number; re?: number; [k: string]: any };
-export type RequestHandler = (msg: Message, conn: Connection) => unknown | Promise<unknown>;
-/** A reply's callback: the peer's typed error (or the connection's close), or the value. */
-export type Answer = (error: Error | undefined, value?: any) => void;
+export type { IncomingMessage, WireMessage } from "./messages.js";
+/** Serves a connection's requests and notices (messages.ts); what it returns (or resolves to) is a request's reply. */
+export type RequestHandler = (msg: IncomingMessage, conn: Connection) => unknown | Promise<unknown>;
+/** A reply's callback: the peer's typed error (ConnectionClosedError when the connection closed first), or the value. */
+export type Answer<V = unknown> = (...a: [error: Error, value: undefined] | [error: undefined, value: V]) => void;
 
 export class Connection extends EventEmitter {
-  private queue: Message[] = [];
+  private queue: WireMessage[] = [];
   private scheduled = false;
   private nextRid = 1;
   private pending = new Map<number, Answer>();
@@ -64,6 +66,8 @@ export class Connection extends EventEmitter {
   closed = false;
   /** Set by the owner of the connection: handles messages that are not replies. */
   onRequest: RequestHandler = () => { throw new Error("no handler"); };
+  /** Set by wire.ts while the handshake is under way: it takes every message until then. */
+  onHandshake?: (msg: HandshakeMessage | IncomingMessage) => void;
   /** Free-form state for whoever serves this connection. */
   state: Record<string, any> = {};
 
@@ -78,7 +82,11 @@ export class Connection extends EventEmitter {
     socket.on("close", () => this.onClose());
   }
 
-  send(msg: Message): void {
+  send(msg: NoticeMessage | HandshakeMessage | ReplyMessage): void {
+    this.enqueue(msg);
+  }
+
+  private enqueue(msg: WireMessage): void {
     if (this.closed) return;
     this.queue.push(msg);
     if (!this.scheduled) {
@@ -88,18 +96,18 @@ export class Connection extends EventEmitter {
   }
 
   /** Send and await the peer's reply; rejects with the peer's typed error, or on close. */
-  request<T = any>(msg: Message): Promise<T> {
-    if (this.closed) return Promise.reject(new Error("connection closed"));
-    return new Promise<T>((resolve, reject) => this.call(msg, (e, v) => (e ? reject(e) : resolve(v))));
+  request<T extends RequestType>(msg: RequestMessage<T>): Promise<WireReply<T>> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError());
+    return new Promise<WireReply<T>>((resolve, reject) => this.call(msg, (e, v) => (e ? reject(e) : resolve(v))));
   }
 
   /** request() with a callback instead of a promise, for the hot paths (a task push). */
-  call(msg: Message, answer: Answer): void {
-    if (this.closed) { answer(new Error("connection closed")); return; }
+  call<T extends RequestType>(msg: RequestMessage<T>, answer: Answer<WireReply<T>>): void {
+    if (this.closed) { answer(new ConnectionClosedError(), undefined); return; }
     const rid = this.nextRid++;
     msg.rid = rid;
-    this.pending.set(rid, answer);
-    this.send(msg);
+    this.pending.set(rid, answer as Answer);
+    this.enqueue(msg as RequestMessage);
   }
 
   unref(): this { this.socket.unref(); return this; }
@@ -149,8 +157,8 @@ export class Connection extends EventEmitter {
         if (this.closed) return;   // denied or failed: nothing after that is read
         const bad = malformed(msg);
         if (bad) { this.fail(bad); return; }
-        try { this.dispatch(msg as Message); } catch (e) {
-          this.fail(`a '${(msg as Message).t}' message its handler could not take (${(e as Error)?.message ?? e})`);
+        try { this.dispatch(msg as WireMessage); } catch (e) {
+          this.fail(`a '${(msg as WireMessage).t}' message its handler could not take (${(e as Error)?.message ?? e})`);
           return;
         }
       }
@@ -165,27 +173,30 @@ export class Connection extends EventEmitter {
     this.onClose();
   }
 
-  private dispatch(msg: Message): void {
-    if (msg.re !== undefined) {
-      const answer = this.pending.get(msg.re);
+  private dispatch(msg: WireMessage): void {
+    if (msg.t === "reply" || (msg as { re?: unknown }).re !== undefined) {   // a reply is known by its request id
+      const reply = msg as ReplyMessage;
+      const answer = this.pending.get(reply.re);
       if (!answer) return;
-      this.pending.delete(msg.re);
-      if (msg.err !== undefined) answer(fromErrorInfo(msg.err)); else answer(undefined, msg.ok);
+      this.pending.delete(reply.re);
+      if (reply.err !== undefined) answer(fromErrorInfo(reply.err), undefined); else answer(undefined, reply.ok);
       return;
     }
+    if (this.onHandshake) return this.onHandshake(msg);
+    if (isHandshake(msg)) throw new Error("a handshake message after the handshake");
+    const rid = (msg as { rid?: number }).rid;
     let result: unknown;
     try {
       result = this.onRequest(msg, this);
     } catch (e) {
-      if (msg.rid !== undefined) this.send({ t: "reply", re: msg.rid, err: toErrorInfo(e) });
+      if (rid !== undefined) this.send({ t: "reply", re: rid, err: toErrorInfo(e) });
       return;
     }
     if (result instanceof Promise) {
-      const rid = msg.rid;
       result.then((ok) => { if (rid !== undefined) this.send({ t: "reply", re: rid, ok }); },
         (e) => { if (rid !== undefined) this.send({ t: "reply", re: rid, err: toErrorInfo(e) }); });
-    } else if (msg.rid !== undefined) {
-      this.send({ t: "reply", re: msg.rid, ok: result });
+    } else if (rid !== undefined) {
+      this.send({ t: "reply", re: rid, ok: result });
     }
   }
 
@@ -194,12 +205,15 @@ export class Connection extends EventEmitter {
     this.closed = true;
     if (this.emittedClose) return;
     this.emittedClose = true;
-    const err = new Error("connection closed");
-    for (const answer of this.pending.values()) answer(err);
+    const err = new ConnectionClosedError();
+    for (const answer of this.pending.values()) answer(err, undefined);
     this.pending.clear();
     this.emit("close");
   }
 }
+
+const HANDSHAKE = new Set(["hello", "challenge", "proof", "welcome", "denied"]);
+const isHandshake = (msg: WireMessage): msg is HandshakeMessage => HANDSHAKE.has(msg.t);
 
 /** Why `msg` is not a message (a map with a string type, integer request ids), or undefined. */
 function malformed(msg: unknown): string | undefined {
@@ -261,7 +275,7 @@ function handshake(address: string, socket: net.Socket, ready: string, token: st
     socket.once(ready, () => {
       const c = conn = new Connection(socket);
       const nonce = newNonce();
-      c.onRequest = (msg) => {
+      c.onHandshake = (msg) => {
         if (msg.t === "challenge") {
           if (!isNonce(msg.nonce)) return c.fail("a challenge without a nonce");
           // Without a token there is nothing to check the server against: say so and let it refuse.
@@ -274,6 +288,7 @@ function handshake(address: string, socket: net.Socket, ready: string, token: st
           clearTimeout(timer);
           socket.off("error", fail);
           c.maxFrame = MAX_FRAME;
+          c.onHandshake = undefined;
           c.onRequest = () => undefined;
           resolve(c);
         } else if (msg.t === "denied") {
@@ -384,7 +399,7 @@ export class WireServer {
       conn.send({ t: "denied", code, message });
       conn.close();
     };
-    conn.onRequest = (msg) => {
+    conn.onHandshake = (msg) => {
       if (!clientNonce) {
         if (msg.t !== "hello") return conn.fail(`a '${msg.t}' message before the hello`);
         if (msg.version !== PROTOCOL_VERSION) {
@@ -401,6 +416,7 @@ export class WireServer {
       if (!verifyProof(this.token, "client", clientNonce, serverNonce, msg.proof)) return deny("auth", "wrong cluster token");
       clearTimeout(timer);
       conn.maxFrame = MAX_FRAME;
+      conn.onHandshake = undefined;
       this.connections.add(conn);
       conn.on("close", () => { this.connections.delete(conn); this.onClose?.(conn); });
       conn.onRequest = () => undefined;

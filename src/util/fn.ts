@@ -172,8 +172,9 @@ function hash(s: string): string { return createHash("sha1").update(s).digest("h
  * Worker side: apply the described function to each item of a chunk, in order, or (single) to
  * one item, returning its result alone. `star`: each item is a list of arguments. It must stay
  * self-contained (no free variables): its own source is what travels to the worker.
- * On a failure inside a chunk of several items, the remote stack gets a last line
- * `at pool item <index>` so the driver can name the item.
+ * On a failure inside a chunk of several items, the error carries the item's index under
+ * Symbol.for("helios.item") (the task's TaskError has it as `item`, so the driver can name the
+ * item), and the remote stack a last line `at pool item <index>` for people.
  */
 async function heliosPoolRun(spec: FnSpec, star: boolean, single: boolean, chunk: unknown, start = 0): Promise<unknown> {
   const cache: Map<string, Function> = ((globalThis as any)[Symbol.for("helios.util.functions")] ??= new Map());
@@ -205,7 +206,10 @@ async function heliosPoolRun(spec: FnSpec, star: boolean, single: boolean, chunk
       out[i] = await (star ? fn(...(items[i] as unknown[])) : fn(items[i]));
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      if (items.length > 1) err.stack = `${err.stack ?? `${err.name}: ${err.message}`}\n    at pool item ${start + i}`;
+      if (items.length > 1) {
+        Object.defineProperty(err, Symbol.for("helios.item"), { value: start + i, configurable: true });
+        err.stack = `${err.stack ?? `${err.name}: ${err.message}`}\n    at pool item ${start + i}`;
+      }
       throw err;
     }
   }
@@ -215,8 +219,7 @@ async function heliosPoolRun(spec: FnSpec, star: boolean, single: boolean, chunk
 /** The remote function behind Pool and Process: `runChunk.remote(spec, star, false, items, firstIndex)`, `runChunk.remote(spec, star, true, item)`. */
 export const runChunk = remote(heliosPoolRun);
 
-/** The item index recorded by heliosPoolRun in a remote stack, if any. `itemIndexFromStack(e.remoteStack) // 3` */
-export function itemIndexFromStack(stack: string | undefined): number | undefined {
-  const m = stack ? /\n\s*at pool item (\d+)\s*$/.exec(stack) : null;
-  return m ? Number(m[1]) : undefined;
+/** The index of the item a chunk's task failed on (heliosPoolRun records it), if any. `failedItem(e) // 3` */
+export function failedItem(e: unknown): number | undefined {
+  return isTaskError(e) ? e.item : undefined;
 }

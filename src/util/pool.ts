@@ -11,14 +11,13 @@
 import * as os from "node:os";
 import { cancel, get, runtime } from "../api.js";
 import { bindRemote } from "../remote.js";
-import { IllegalStateError, TaskCancelledError, type TaskError } from "../errors.js";
+import { IllegalStateError, TaskCancelledError } from "../errors.js";
 import type { ObjectRef } from "../core/object-ref.js";
 import { MAX_LEASES } from "../core/submitter.js";
 import { FailedRef } from "../core/get.js";
-import type { NodeInfo } from "../protocol.js";
 import type { RemoteFunction, TaskOptions } from "../types.js";
 import { AsyncResult } from "./async-result.js";
-import { describeFunction, isRemoteFunction, isTaskError, itemIndexFromStack, runChunk, type Target } from "./fn.js";
+import { describeFunction, isRemoteFunction, failedItem, isTaskError, runChunk, type Target } from "./fn.js";
 
 export type { Target } from "./fn.js";
 
@@ -214,7 +213,7 @@ export class Pool {
   }
 
   private itemError(job: Job, c: Chunk, e: unknown): PoolItemError {
-    const index = c.n === 1 ? c.start : itemIndexFromStack((e as TaskError).remoteStack);
+    const index = c.n === 1 ? c.start : failedItem(e);
     return new PoolItemError(index ?? c.start, job.name, e, index === undefined ? [c.start, c.start + c.n - 1] : undefined);
   }
 
@@ -265,7 +264,7 @@ function defaultChunksize(n: number, processes: number): number {
 async function clusterCpus(): Promise<number> {
   const rt = runtime();
   try {
-    const nodes = await rt.core.hold(rt.core.head.call<NodeInfo[]>("listNodes", {}, 10_000));
+    const nodes = await rt.core.hold(rt.core.head.call("listNodes", {}, 10_000));
     const cpus = nodes.filter((n) => n.state === "ALIVE").reduce((s, n) => s + (n.resources.CPU ?? 0), 0);
     if (cpus >= 1) return Math.floor(cpus);
   } catch { /* fall back below */ }

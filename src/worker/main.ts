@@ -6,6 +6,7 @@ import { taskContext } from "../core/task-context.js";
 import { setRuntime } from "../api.js";
 import { setCodeRole, setShippedWorkingDir } from "../code/descriptor.js";
 import type { WorkerEnv } from "../protocol.js";
+import type { AgentToWorker, WorkerToAgent } from "../rpc/messages.js";
 import { register } from "node:module";
 import { checkTaskSpec } from "../core/task-spec-check.js";
 
@@ -13,7 +14,7 @@ process.on("disconnect", () => process.exit(0));
 // The agent sends the worker its identity once it has one: a worker may be forked before the
 // agent serves, so that its start-up (these imports) overlaps the agent's.
 const env = await new Promise<WorkerEnv>((resolve) => {
-  const first = (m: any) => { if (m?.t === "env") { process.off("message", first); resolve(m.env); } };
+  const first = (m: AgentToWorker) => { if (m?.t === "env") { process.off("message", first); resolve(m.env); } };
   process.on("message", first);
 });
 // A shipped project may carry its own node_modules/helios: make it resolve to ours. (Only
@@ -38,10 +39,10 @@ rt.core.blockedHook = async (blocked) => {
   }
 };
 
-process.on("message", async (m: any) => {
+process.on("message", async (m: AgentToWorker) => {
   if (m?.t === "createActor") {
     const error = await executor.createActor(m.spec, m.actorId, m.maxConcurrency);
-    process.send!({ t: "actorCreated", actorId: m.actorId, error });
+    process.send!({ t: "actorCreated", actorId: m.actorId, error } satisfies WorkerToAgent);
   }
 });
 process.on("uncaughtException", onUncaught);
@@ -55,17 +56,17 @@ const reportOwners = () => {
   const now = new Set<string>();
   for (const c of rt.core.server.connections) if (c.state.owner) now.add(c.state.owner);
   const gone = [...owners].filter((o) => !now.has(o));
-  if (gone.length || [...now].some((o) => !owners.has(o))) process.send!({ t: "owners", owners: [...now], gone });
+  if (gone.length || [...now].some((o) => !owners.has(o))) process.send!({ t: "owners", owners: [...now], gone } satisfies WorkerToAgent);
   owners = now;
 };
-const push = rt.core.handlers.push;
+const push = rt.core.handlers.push!;   // set by the Executor above
 rt.core.handlers.push = (msg, conn) => {
   checkTaskSpec(msg.task);   // before its owner is believed and reported to the agent
   if (conn.state.owner !== msg.task.owner) { conn.state.owner = msg.task.owner; reportOwners(); }
   return push(msg, conn);
 };
 rt.core.server.onClose = reportOwners;
-process.send!({ t: "ready", address: rt.core.address });
+process.send!({ t: "ready", address: rt.core.address } satisfies WorkerToAgent);
 
 /** Prefix every output line with the running task's name, the pid and the node. */
 function prefixOutput(where: string): void {
@@ -99,6 +100,6 @@ function onUncaught(e: unknown): void {
   const exit = () => process.exit(1);
   setTimeout(exit, 1000).unref();   // the agent may be gone
   try {
-    process.send!({ t: "uncaught", error: { name: err.name, message: err.message, stack: err.stack ?? "" } }, undefined, undefined, exit);
+    process.send!({ t: "uncaught", error: { name: err.name, message: err.message, stack: err.stack ?? "" } } satisfies WorkerToAgent, undefined, undefined, exit);
   } catch { exit(); }
 }
