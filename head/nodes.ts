@@ -3,7 +3,7 @@
 // event with a sequence number, so core workers can long-poll for node deaths.
 // Registrations and deaths are kept in the head's storage: a restarted head knows its nodes.
 import { GRPC_OPTIONS, RpcClient, type AgentClient } from "../src/rpc/grpc.js";
-import type { HeartbeatReply, NodeInfo, NodeRegistration } from "../src/protocol.js";
+import type { HeartbeatReply, NodeEvent, NodeInfo, NodeRegistration } from "../src/protocol.js";
 import type { NodeId } from "../src/ids.js";
 import type { HeadStore } from "./store.js";
 
@@ -11,7 +11,7 @@ import type { HeadStore } from "./store.js";
     A restarted head loads its nodes as they were and gives each ALIVE one a fresh window to heartbeat;
     the first heartbeat is answered "reregister", and the agent registers again under the same id.   */
 
-export interface NodeEvent { seq: number; nodeId: NodeId; state: "ALIVE" | "DEAD" }
+export type { NodeEvent } from "../src/protocol.js";
 
 /** A node as the storage keeps it: its registration, state, and the number of its last event. */
 type StoredNode = NodeInfo & { seq: number };

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { RpcClient } from "../rpc/grpc.js";
 import { AuthenticationError } from "../errors.js";
 import { daemonEnv } from "./daemon.js";
-import type { NodeInfo, Resources } from "../protocol.js";
+import type { HeadStorageReport, NodeInfo, Resources } from "../protocol.js";
 import { storeEnv } from "./local.js";
 import { readTokenFile as readTokenFileAt } from "../token.js";
 import { setting } from "../config.js";
@@ -268,13 +268,7 @@ export type NodeRow = Omit<NodeInfo, "available" | "labels"> & Partial<Pick<Node
   store?: { capacity: number; usedBytes: number; spilledObjects: number; spilledBytes: number };
 };
 
-/** What the head's storage held when it started: records skipped as corrupt (head/store.ts LoadReport). */
-export interface HeadStorageReport {
-  storage: string;
-  records: number;
-  skipped: Array<{ offset: number; bytes: number; reason: string }>;
-  savedAs?: string;
-}
+export type { HeadStorageReport } from "../protocol.js";
 
 /** The head's storage report, or undefined when it cannot tell (not answered in time). */
 export async function headStorage(address: string, token: string): Promise<HeadStorageReport | undefined> {
