@@ -8,7 +8,6 @@ import { returnId, type ActorId } from "../ids.js";
 import type { StoredValue, TaskReply, TaskSpec, WireValue } from "../protocol.js";
 import type { CoreWorker } from "./core-worker.js";
 import { taskContext } from "./task-context.js";
-import { checkTaskSpec } from "./task-spec-check.js";
 
 interface Queued { spec: TaskSpec; resolve: (r: TaskReply & { requeue?: boolean }) => void }
 
@@ -23,7 +22,7 @@ export class Executor {
   private running = false;
 
   constructor(private core: CoreWorker) {
-    core.handlers.push = (msg) => { checkTaskSpec(msg.task); return this.execute(msg.task); };
+    core.handlers.push = (msg) => this.execute(msg.task);   // checked where it arrives (worker/main.ts)
     core.handlers.cancel = (msg) => this.cancelQueued(msg.taskId);
   }
 

@@ -2,7 +2,7 @@
 // messages between a node agent and its worker processes (IPC). Requests name their reply
 // (Connection.request/call return it typed); notices have none. Fields of a message that
 // arrived are what its peer claims: the handler checks what it relies on (objectId(),
-// checkTaskSpec()), and one that cannot take it closes the connection (wire.ts).
+// checkTaskSpec()) and answers a request it cannot take with a typed error (connection.ts).
 import type { ErrorInfo } from "../errors.js";
 import type { JobId, NodeId, ObjectId, TaskId, WorkerId, ActorId } from "../ids.js";
 import type { ObjectOutcome, TaskReply, TaskSpec, WorkerEnv } from "../protocol.js";
