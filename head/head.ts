@@ -167,7 +167,7 @@ export class Head {
       rec.placing = undefined;
       if (dead(rec)) { if (!("error" in out)) node.client.call("killWorker", { workerId: out.workerId }).catch(() => {}); }
       // The constructor threw: a user error, final. Its worker died under it: lost, like a running actor's.
-      else if ("error" in out) out.error.name === "TaskError" ? this.markDead(r.actorId, out.error) : this.lost(rec, out.error);
+      else if ("error" in out) { if (out.error.name === "TaskError") this.markDead(r.actorId, out.error); else this.lost(rec, out.error); }
       // Its agent's report of the worker's exit can overtake this reply (it was ignored then: the actor was not alive yet).
       else if (this.owners.exited(out.workerId)) this.lost(rec, { name: "ActorDiedError", message: `its worker (${out.workerId}) exited as it started` });
       else { Object.assign(rec, { state: "ALIVE", address: out.address, workerId: out.workerId, nodeId: node.nodeId }); this.wake(rec); }

@@ -134,6 +134,7 @@ export function checkName(v: unknown, what: string, where: string): void {
   if (typeof v !== "string") fail(where, what, v, "a string", tip);
   if (v.length === 0) fail(where, what, v, "a non-empty string (an empty one would name nothing)", tip);
   if (v.length > MAX_NAME_LENGTH) fail(where, what, `${v.slice(0, 20)}… (${v.length} characters)`, `at most ${MAX_NAME_LENGTH} characters`, "use a shorter name.");
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\u0000-\u001f\u007f]/.test(v)) fail(where, what, v, "free of control characters", tip);
 }
 

@@ -257,8 +257,8 @@ async function checkHead(address: string, token: string): Promise<NodeRow[]> {
   try {
     return await client.call("listNodes", {}, 5000);
   } catch (e: any) {
-    if (e instanceof AuthenticationError) throw new Error(`the head at ${address} refused the call: wrong or missing token (${e.message})`);
-    throw new Error(`cannot reach the Helios head at ${address}: ${String(e.details ?? e.message).replace(/\s*Resolution note:.*$/, "").replace(/\.+$/, "")}. Is it running ('helios start --head')?`);
+    if (e instanceof AuthenticationError) throw new Error(`the head at ${address} refused the call: wrong or missing token (${e.message})`, { cause: e });
+    throw new Error(`cannot reach the Helios head at ${address}: ${String(e.details ?? e.message).replace(/\s*Resolution note:.*$/, "").replace(/\.+$/, "")}. Is it running ('helios start --head')?`, { cause: e });
   } finally { client.close(); }
 }
 
@@ -343,7 +343,7 @@ export function formatStatus(address: string, nodes: NodeRow[]): string {
 function isOurDaemon(pid: number, kind: "head" | "agent"): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try { process.kill(pid, 0); } catch { return false; }
-  let cmdline = "";
+  let cmdline: string;
   try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch {
     try { cmdline = execFileSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8" }); } catch { return false; }
   }

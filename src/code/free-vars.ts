@@ -3,7 +3,6 @@
 // topLevelNames() of the entry script, so a closure over an entry-script local
 // (which a worker, importing the function's module afresh, could not see) is
 // rejected with a clear error instead of failing later with a ReferenceError.
-/// <reference path="./eslint-scope.d.ts" />
 import type { Options, Program } from "acorn";
 import { createRequire } from "node:module";
 

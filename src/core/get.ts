@@ -1,7 +1,7 @@
 // get() of a list of refs: where each value is, then the values in order.
 import type { CoreWorker } from "./core-worker.js";
 import type { ObjectRef } from "./object-ref.js";
-import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
+import { addWaiter, type OwnedObject } from "./owned.js";
 import { deserialize } from "../serialization.js";
 import { fromErrorInfo, type ErrorInfo } from "../errors.js";
 import type { WireValue } from "../protocol.js";

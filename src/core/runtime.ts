@@ -14,7 +14,7 @@ import { serialize, serializeScalar, concat, type Serialized } from "../serializ
 import { newActorId, newTaskId, returnId, type ObjectId } from "../ids.js";
 import { ActorDiedError } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
-import type { ActorCreateRequest, ActorInfo, ActorOwner, Resources, Strategy, TaskSpec, WireValue } from "../protocol.js";
+import type { ActorCreateRequest, ActorOwner, Resources, Strategy, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
 
 export class Runtime {

@@ -1,9 +1,7 @@
 // ActorPool: Ray's ray.util.ActorPool. Values go to idle actors (or wait for one); results
 // come back in submission order (getNext) or as they finish (getNextUnordered). An actor
 // returns to the idle list once its call has finished, and then takes the oldest waiting value.
-import { get, wait } from "../api.js";
-import { GetTimeoutError, IllegalStateError } from "../errors.js";
-import type { ObjectRef } from "../core/object-ref.js";
+import { get, wait, GetTimeoutError, IllegalStateError, type ObjectRef } from "../index.js";
 
 /** What an ActorPool submits: call one method of `actor` with `value`, returning its ref. */
 export type ActorCall<A, V, R> = (actor: A, value: V) => ObjectRef<R>;

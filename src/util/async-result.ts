@@ -1,5 +1,5 @@
 // AsyncResult: the handle Pool.applyAsync()/mapAsync() return, as in multiprocessing.
-import { GetTimeoutError, IllegalStateError } from "../errors.js";
+import { GetTimeoutError, IllegalStateError } from "../index.js";
 
 /** The eventual result of one pool call: `const r = pool.applyAsync(f, [3]); await r.get({ timeout: 1000 })`. */
 export class AsyncResult<T> {

@@ -10,11 +10,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { remote } from "../remote.js";
-import { callerModule } from "../code/descriptor.js";
-import { freeVariables } from "../code/free-vars.js";
-import { isHeliosError, type TaskError } from "../errors.js";
-import type { RemoteFunction } from "../types.js";
+import { remote, isHeliosError, type TaskError, type RemoteFunction } from "../index.js";
+import { callerModule, freeVariables } from "../internal.js";
 
 /** What a worker needs to find a plain function: its source, or the module and export path that hold it. */
 export interface FnSpec {

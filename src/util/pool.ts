@@ -9,13 +9,8 @@
 // `processes` defaults to the cluster's CPU count, asked of the head on first use.
 // Functions follow remote()'s code rules (see fn.ts): self-contained, or exported by a module.
 import * as os from "node:os";
-import { cancel, get, runtime } from "../api.js";
-import { bindRemote } from "../remote.js";
-import { IllegalStateError, TaskCancelledError } from "../errors.js";
-import type { ObjectRef } from "../core/object-ref.js";
-import { MAX_LEASES } from "../core/submitter.js";
-import { FailedRef } from "../core/get.js";
-import type { RemoteFunction, TaskOptions } from "../types.js";
+import { cancel, get, IllegalStateError, TaskCancelledError, type ObjectRef, type RemoteFunction, type TaskOptions } from "../index.js";
+import { runtime, bindRemote, MAX_LEASES, FailedRef } from "../internal.js";
 import { AsyncResult } from "./async-result.js";
 import { describeFunction, isRemoteFunction, failedItem, isTaskError, runChunk, type Target } from "./fn.js";
 

@@ -3,10 +3,7 @@
 // a remote function), `join()` waits for it, `terminate()` cancels it. As in Python, join()
 // does not throw when the target failed: the error is printed to stderr and kept in `error`,
 // and `exitCode` is 1 (0 on success, null while running, -15 once terminated).
-import { cancel, get } from "../api.js";
-import { IllegalStateError, isHeliosError } from "../errors.js";
-import type { ObjectRef } from "../core/object-ref.js";
-import type { TaskOptions } from "../types.js";
+import { cancel, get, IllegalStateError, isHeliosError, type ObjectRef, type TaskOptions } from "../index.js";
 import { describeFunction, isRemoteFunction, isTaskError, runChunk, type Target } from "./fn.js";
 
 export interface ProcessOptions<A extends unknown[], R> {

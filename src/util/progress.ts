@@ -1,7 +1,6 @@
 // progress(): get() for many refs, drawing a bar on stderr as they complete (tqdm-style).
 // It draws only when the stream is a terminal; piped or redirected output stays clean.
-import { get } from "../api.js";
-import type { ObjectRef } from "../core/object-ref.js";
+import { get, type ObjectRef } from "../index.js";
 
 export interface ProgressOptions {
   /** Text before the bar; default "progress". */

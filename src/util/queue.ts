@@ -5,10 +5,7 @@
 // maxsize }` (its methods are non-enumerable own properties), so it serializes like any
 // plain object, its actor handle included. The receiving side gets that plain shape back
 // and rebuilds the queue with `new Queue(received)` — no new actor is created.
-import { get, kill } from "../api.js";
-import { remote } from "../remote.js";
-import type { ObjectRef } from "../core/object-ref.js";
-import type { ActorHandle, ActorOptions } from "../types.js";
+import { get, kill, remote, type ObjectRef, type ActorHandle, type ActorOptions } from "../index.js";
 import { HeliosQueue } from "./queue-actor.js";
 import { isTaskError } from "./fn.js";
 
