@@ -31,7 +31,7 @@ test("leases that come and go on one worker connection leave no listeners behind
     // Once idle the lease goes back to the agent: the next task takes a new one on the same connection.
     await waitFor(async () => (await cluster.agentInfo()).workers.every((w) => !w.leaseId), 5000, "the lease to go back");
   }
-  const conns = await Promise.all([...cluster.rt.core.conns.values()]);
+  const conns = await Promise.all([...cluster.rt.core.peers.conns.values()]);
   assert.ok(conns.length > 0);
   for (const c of conns) assert.ok(c.listenerCount("close") <= 3, `${c.listenerCount("close")} close listeners on one connection`);
 });

@@ -1,32 +1,29 @@
 // The core worker: linked into drivers and workers alike. It owns the objects and tasks
 // this process created (values, reference counts, pending work), resolves and fetches
 // values for get/wait, and serves the wire endpoint other processes push tasks and object
-// requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, and
-// execution of pushed work in executor.ts.
+// requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, execution
+// of pushed work in executor.ts, connections to other processes and to owners in peers.ts,
+// the bytes of owned values in value-storage.ts, and get() of a list in get.ts.
 import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
 import { LocalStore } from "./store.js";
-import { HeldValues } from "./held-values.js";
-import { Connection, WireServer, connect, listenInRange } from "../rpc/wire.js";
+import { WireServer, listenInRange, type Connection } from "../rpc/wire.js";
 import { unexpected, type IncomingMessage, type RequestMessage, type WireReply } from "../rpc/messages.js";
 import { HEAD_RECONNECT_MS, RpcClient, type AgentClient, type HeadClient } from "../rpc/grpc.js";
-import { serialize, deserialize, concat, readParts, setHandleCodec, type Serialized } from "../serialization.js";
-import { ConnectionClosedError, GetTimeoutError, ObjectLostError, fromErrorInfo } from "../errors.js";
+import { serialize, deserialize, setHandleCodec, type Serialized } from "../serialization.js";
+import { ObjectLostError, fromErrorInfo } from "../errors.js";
 import { newPutId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
-import type { StoredValue, WireValue } from "../protocol.js";
-import { pullChunks } from "../rpc/chunks.js";
-import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
+import type { WireValue } from "../protocol.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 import { waitRefs } from "./wait.js";
-import { locateAll, readAll } from "./get.js";
+import { getValues } from "./get.js";
 import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
 import { setting } from "../config.js";
+import { Peers } from "./peers.js";
+import { ValueStorage } from "./value-storage.js";
+export { INLINE_MAX } from "./value-storage.js";
 
 /** How many times one get() follows a lost object to its rebuilt copy before giving up. */
 const MAX_RELOCATIONS = 16;
-
-/** Values up to this size travel inline; larger ones go to the node's object store. */
-export const INLINE_MAX = 100 * 1024;
-
 
 export interface CoreWorkerConfig {
   mode: "driver" | "worker";
@@ -59,7 +56,10 @@ export class CoreWorker {
   address = "";
   private objects = new Map<ObjectId, OwnedObject>();
   private refs: LocalRefCounts;
-  private conns = new Map<string, Promise<Connection>>();
+  /** Connections to other processes, other nodes' agents, node deaths, the owners of refs held here. */
+  readonly peers: Peers;
+  /** Where the bytes of owned values are kept. */
+  readonly values: ValueStorage;
   private busy = 0;
   /** Ref'd while the user awaits cluster work (made once: a timer per get() cost 2% of a sync loop). */
   private keepAlive = setInterval(() => {}, 1 << 30).unref();
@@ -77,6 +77,8 @@ export class CoreWorker {
     this.head = made.head ?? headClient(config.headAddress, config.token);
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
+    this.values = new ValueStorage(this);
+    this.peers = new Peers(config, this.head, this.agent, () => this.address, (msg, c) => this.handle(msg, c));
     this.refs = new LocalRefCounts((id) => this.onRefDropped(id));
     // A driver answers the head's pings (it watches the driver, and ends its job when it is gone).
     if (config.mode === "driver") this.handlers.ping = () => ({ jobId: config.jobId });
@@ -89,12 +91,11 @@ export class CoreWorker {
     setHandleCodec({
       isRef: isObjectRef,
       encodeRef: (r) => this.encodeRef(r as ObjectRef),
-      decodeRef: (d) => { if (d[3]) this.learnOwner(d[1], d[2], d[3]); return new ObjectRef(d[0], d[1]); },
+      decodeRef: (d) => { if (d[3]) this.peers.learnOwner(d[1], d[2], d[3]); return new ObjectRef(d[0], d[1]); },
       isActor: isActorHandle,
       encodeActor: encodeActorHandle,
       decodeActor: decodeActorHandle,
     });
-    this.onNodeDeath((nodeId) => this.ownerNodeDied(nodeId as NodeId));
   }
 
   async start(): Promise<void> {
@@ -107,10 +108,9 @@ export class CoreWorker {
   close(): void {
     this.closed = true;
     this.server.close();
-    for (const c of this.conns.values()) c.then((x) => x.close(), () => {});
+    this.peers.close();
     this.head.close();
     this.agent.close();
-    for (const a of this.agents.values()) a.close();
     clearInterval(this.keepAlive);
     setRefTracker(undefined);
   }
@@ -123,70 +123,13 @@ export class CoreWorker {
     }
   }
 
-  private agents = new Map<string, AgentClient>();
-  /** A client for another node's agent (spillback, lease returns). */
-  agentClient(address: string): AgentClient {
-    if (address === this.config.agentAddress) return this.agent;
-    let c = this.agents.get(address);
-    if (!c) this.agents.set(address, c = new RpcClient(address, "NodeAgent", this.config.token));
-    return c;
-  }
-
-  private home?: AgentClient;
-  /** The agent leases are asked of: this node's, or for a driver on a machine without one, a live node's. */
-  homeAgent(): AgentClient { return this.home ?? this.agent; }
-
-  /** A driver without a local agent whose chosen agent went away picks another live node. */
-  async rehome(): Promise<void> {
-    if (this.config.transferAddress) return;   // an agent on this machine: nowhere else to go
-    const nodes = await this.head.call("listNodes").catch(() => []);
-    const alive = nodes.filter((n) => n.state === "ALIVE" && n.agentAddress !== this.homeAgent().address);
-    if (alive.length) this.home = this.agentClient(alive[Math.floor(Math.random() * alive.length)].agentAddress);
-  }
-
-  // ---- node deaths: watched from the head while work is in flight --------------------------
-  private inflight = 0;
-  private watching = false;
-  private nodeSeq = 0;
-  private nodeListeners: Array<(nodeId: string) => void> = [];
-  onNodeDeath(f: (nodeId: string) => void): void { this.nodeListeners.push(f); }
-
-  /** Count work in flight on other processes; while there is some, watch for node deaths. */
-  track(delta: number): void {
-    this.inflight += delta;
-    if (this.inflight > 0 && !this.watching) void this.watchNodes();
-  }
-
-  private async watchNodes(): Promise<void> {
-    this.watching = true;
-    while (this.inflight > 0 && !this.closed) {
-      try {
-        const events = await this.head.call("watchNodes", { since: this.nodeSeq, waitMs: 5000 });
-        for (const e of events) {
-          this.nodeSeq = Math.max(this.nodeSeq, e.seq);
-          if (e.state === "DEAD") for (const f of this.nodeListeners) f(e.nodeId);
-        }
-      } catch {
-        await new Promise((r) => setTimeout(r, 500).unref());
-      }
-    }
-    this.watching = false;
-  }
-
-  connection(address: string): Promise<Connection> {
-    let c = this.conns.get(address);
-    if (!c) {
-      c = connect(address, this.config.token).then((conn) => {
-        if (this.config.mode === "driver") conn.unref();
-        conn.onRequest = (msg, x) => this.handle(msg, x);
-        conn.once("close", () => { if (this.conns.get(address) === c) this.conns.delete(address); });
-        return conn;
-      });
-      c.catch(() => this.conns.delete(address));
-      this.conns.set(address, c);
-    }
-    return c;
-  }
+  // Peers' services, used by the submitter and the actor caller (peers.ts).
+  agentClient(address: string): AgentClient { return this.peers.agentClient(address); }
+  homeAgent(): AgentClient { return this.peers.homeAgent(); }
+  rehome(): Promise<void> { return this.peers.rehome(); }
+  onNodeDeath(f: (nodeId: string) => void): void { this.peers.onNodeDeath(f); }
+  track(delta: number): void { this.peers.track(delta); }
+  connection(address: string): Promise<Connection> { return this.peers.connection(address); }
 
   // ---- objects ----------------------------------------------------------------------
 
@@ -195,43 +138,20 @@ export class CoreWorker {
     const id = newPutId();
     const obj = this.newObject(id);
     const s = serialize(value, "put(value)");
-    this.setValue(id, obj, this.canHold(s.size) ? this.holdValue(id, s) : this.toWire(id, s));
+    this.setValue(id, obj, this.values.canHold(s.size) ? this.values.hold(id, s) : this.values.toWire(id, s));
     return new ObjectRef<T>(id, this.address);
   }
 
-  /** Large put() values kept in this process until a ref leaves it (held-values.ts). */
-  private held = new HeldValues();
-
-  private canHold(size: number): boolean {
-    return size > INLINE_MAX && !!this.config.transferAddress && this.held.fits(size);
-  }
-
-  private holdValue(id: ObjectId, s: Serialized): WireValue {
-    this.held.hold(id, s);
-    return { s: s.size, id, node: this.config.nodeId, at: this.config.transferAddress! };
-  }
-
-  private release(id: ObjectId): boolean { return this.held.release(id); }
-
   /** Bytes of put() values held in this process, and of freed buffers kept for reuse. */
-  memoryStats(): { heldBytes: number; pooledBytes: number; heldObjects: number } { return this.held.stats(); }
-
+  memoryStats(): { heldBytes: number; pooledBytes: number; heldObjects: number } { return this.values.stats(); }
   /** A value is about to leave this process: make sure a held one is in the node store. */
-  exported(v: WireValue): WireValue {
-    if ("s" in v) {
-      const b = this.held.get(v.id);
-      if (b) {
-        this.store.write(v.id, { chunks: [b], size: b.length, nested: [] });
-        this.release(v.id);
-      }
-    }
-    return v;
-  }
+  exported(v: WireValue): WireValue { return this.values.exported(v); }
+  toWire(id: ObjectId, s: Serialized): WireValue { return this.values.toWire(id, s); }
 
   /** Own an already serialized value (a large task argument). */
   putSerialized(s: Serialized): ObjectRef {
     const id = newPutId();
-    this.setValue(id, this.newObject(id), this.toWire(id, s));
+    this.setValue(id, this.newObject(id), this.values.toWire(id, s));
     return new ObjectRef(id, this.address);
   }
 
@@ -252,51 +172,11 @@ export class CoreWorker {
     return obj;
   }
 
-  toWire(id: ObjectId, s: Serialized): WireValue {
-    if (s.size <= INLINE_MAX) return { v: concat(s) };
-    if (this.config.transferAddress) {
-      this.store.write(id, s);
-      return { s: s.size, id, node: this.config.nodeId, at: this.config.transferAddress };
-    }
-    // No node store on this machine: keep the bytes here and serve them to whoever pulls.
-    this.memStore.set(id, concat(s));
-    return { s: s.size, id, node: `${this.config.workerId}` as NodeId, at: this.address };
-  }
-  private memStore = new Map<ObjectId, Buffer>();
-
-  /** The bytes of a stored value: local file, a copy pulled to this node, or pulled into memory. */
-  private async readStored(v: StoredValue): Promise<Uint8Array | Uint8Array[]> {
-    // deserialize() copies what it would otherwise share with a buffer it reads, so the caller
-    // never changes the bytes kept here. A held buffer goes back to a pool when released: it is
-    // copied now, in the parts deserialize() uses as they are.
-    const mem = this.memStore.get(v.id);
-    if (mem) return mem;
-    const held = this.held.get(v.id);
-    if (held) return readParts(held.length, (into, at) => into.set(held.subarray(at, at + into.length)));
-    try {
-      if (this.config.transferAddress) {
-        if (v.node !== this.config.nodeId) await this.agent.call("fetchObject", { id: v.id, from: v.at });
-        return this.store.readValue(v.id);
-      }
-      const conn = await this.connection(v.at);
-      const buf = Buffer.allocUnsafe(v.s);
-      await pullChunks(conn, v.id, v.s, (offset, bytes) => buf.set(bytes, offset));
-      return buf;
-    } catch (e) {
-      throw new ObjectLostError(`object ${v.id} could not be read from node ${v.node} (${v.at}): ${(e as Error).message}`, { cause: e });
-    }
-  }
-
-  private freeStored(v: StoredValue): void {
-    if (this.memStore.delete(v.id)) return;
-    this.connection(v.at).then((c) => c.send({ t: "free", id: v.id }), () => {});
-  }
-
   /** A task's return value or error arrived (or a put completed). */
   resolve(id: ObjectId, outcome: Outcome): void {
     const obj = this.objects.get(id);
     if (!obj) {   // dropped by the user before it finished: nothing wants it
-      if ("value" in outcome && "s" in outcome.value) this.freeStored(outcome.value);
+      if ("value" in outcome && "s" in outcome.value) this.values.free(outcome.value);
       return;
     }
     if ("value" in outcome) this.setValue(id, obj, outcome.value);
@@ -308,13 +188,9 @@ export class CoreWorker {
     // one out, so that keeping it does not keep the whole read (wire.ts decodes bin as a view).
     if ("v" in value && value.v.buffer.byteLength > 2 * value.v.byteLength + 4096) value = { v: Buffer.from(value.v) };
     obj.value = value;
-    if ("s" in value && (this.storedSinceGc += value.s) > STORE_GC_BYTES) {
-      this.storedSinceGc = 0;
-      collectGarbage();   // let dropped refs to stored objects be finalized, so their files go
-    }
+    if ("s" in value) this.values.stored(value.s);
     this.wake(obj);
   }
-  private storedSinceGc = 0;
 
   private wake(obj: OwnedObject): void {
     const w = obj.waiters;
@@ -329,7 +205,6 @@ export class CoreWorker {
     const o = this.objects.get(id);
     return !!o && (o.value !== undefined || o.error !== undefined);
   }
-  /** Whether an owned object settled with an error (its task failed). */
   /**
    * Call `f` once an owned object has its value or error (at once if it has): a callback, not
    * a promise, so watching 100k objects costs 100k closures. Returns what stops the watch (before
@@ -359,7 +234,7 @@ export class CoreWorker {
     const o = this.objects.get(r.id);
     if (o) o.escaped = true;
     if (r.owner === this.address) return [r.id, r.owner, this.config.transferAddress ? this.config.nodeId : undefined, this.config.workerId];
-    const who = this.owners.get(r.owner);
+    const who = this.peers.owner(r.owner);
     return who ? [r.id, r.owner, who.node, who.worker] : [r.id, r.owner];
   }
 
@@ -371,7 +246,7 @@ export class CoreWorker {
   private maybeFree(id: ObjectId, o: OwnedObject): void {
     if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
     this.objects.delete(id);
-    if (o.value && "s" in o.value && !this.release(id)) this.freeStored(o.value);
+    if (o.value && "s" in o.value && !this.values.release(id)) this.values.free(o.value);
     if (o.task) this.onFreed?.(id, o.task);
   }
 
@@ -404,17 +279,16 @@ export class CoreWorker {
   reset(id: ObjectId, lostNode: NodeId): void {
     const o = this.objects.get(id);
     if (!o) return;
-    if (o.value && "s" in o.value && o.value.node !== lostNode && !this.release(id)) this.freeStored(o.value);   // a sibling return's copy elsewhere
+    if (o.value && "s" in o.value && o.value.node !== lostNode && !this.values.release(id)) this.values.free(o.value);   // a sibling return's copy elsewhere
     o.value = undefined;
     o.error = undefined;
   }
 
-  /** Wait until an object is available and return where its value is (or its error). */
   /** An owned object, its copy first declared lost if that copy's node has died (get.ts reads it). */
   owned(id: ObjectId): OwnedObject | undefined {
     const obj = this.objects.get(id);
     const v = obj?.value;
-    if (v && "s" in v && this.deadNodes.has(v.node)) this.lost(id, v.node);
+    if (v && "s" in v && this.peers.isDead(v.node)) this.lost(id, v.node);
     return obj;
   }
 
@@ -427,64 +301,14 @@ export class CoreWorker {
     if (ref.owner === this.address) {
       return { error: { name: "ObjectLostError", message: `object ${ref.id} was freed by its owner` } };
     }
-    return this.askOwner(ref);
-  }
-
-  // ---- owners of the objects this process holds refs to -----------------------------------
-  /** Who is behind an owner address (learned from refs that arrived here), and which nodes died. */
-  private owners = new Map<string, { node?: NodeId; worker: WorkerId }>();
-  private deadNodes = new Set<NodeId>();
-  private nodeWaiters = new Map<NodeId, Set<() => void>>();
-
-  private learnOwner(address: string, node: NodeId | undefined, worker: WorkerId): void {
-    if (address !== this.address && this.owners.get(address)?.worker !== worker) this.owners.set(address, { node, worker });
-  }
-
-  /**
-   * Ask the owner for an object it owns. Its process gone (refused or closed connection, or its
-   * address now serving another process) or its node declared dead (a cut link leaves the
-   * connection hanging) is OwnerDiedError, as in Ray: an object lives as long as its owner.
-   */
-  private async askOwner(ref: ObjectRef, lostOn?: NodeId): Promise<Outcome> {
-    const who = this.owners.get(ref.owner);
-    const died = (why: string): Outcome => ({ error: { name: "OwnerDiedError", message: `the owner of ${ref.id} ` +
-      `(${who ? `worker ${who.worker}` : "the process"} at ${ref.owner}${who?.node ? ` on node ${who.node}` : ""}) ${why}. ` +
-      "Tip: an object lives as long as the process that made it (put() or the task's caller); keep that process alive until its objects are read." } });
-    if (who?.node && this.deadNodes.has(who.node)) return died("died with its node");
-    const ask = (async (): Promise<Outcome> => {
-      let conn: Connection;
-      try { conn = await this.connection(ref.owner); } catch { return died("is unreachable; it has exited"); }
-      try { return await conn.request({ t: "getObject", id: ref.id, owner: who?.worker, lost: lostOn }); } catch (e) {
-        if (e instanceof ConnectionClosedError) return died("died before the value was read");
-        throw e;
-      }
-    })();
-    if (!who?.node) return ask;
-    const node = who.node;
-    let wake!: () => void;
-    const nodeDeath = new Promise<Outcome>((resolve) => { wake = () => resolve(died(`died with its node (node ${node} was declared dead)`)); });
-    const waiters = this.nodeWaiters.get(node) ?? new Set();
-    this.nodeWaiters.set(node, waiters.add(wake));
-    this.track(1);   // watch node deaths while waiting
-    try { return await Promise.race([ask, nodeDeath]); } finally {
-      this.track(-1);
-      waiters.delete(wake);
-    }
-  }
-
-  private ownerNodeDied(node: NodeId): void {
-    this.deadNodes.add(node);
-    for (const wake of this.nodeWaiters.get(node) ?? []) wake();
-    this.nodeWaiters.delete(node);
-    // Connections to owners there may hang on a cut link: drop them.
-    for (const [address, who] of this.owners) if (who.node === node) this.conns.get(address)?.then((c) => c.close(), () => {});
+    return this.peers.askOwner(ref);
   }
 
   /** Turn an outcome into the user's value, or throw the typed error. */
   async materialize(o: Outcome): Promise<unknown> {
     if ("error" in o) throw fromErrorInfo(o.error);
     const v = o.value;
-    return deserialize("v" in v ? v.v : await this.readStored(v));
+    return deserialize("v" in v ? v.v : await this.values.read(v));
   }
 
   /**
@@ -502,23 +326,14 @@ export class CoreWorker {
 
   /** Where an object is now, after its copy on `node` could not be read (rebuilt by its owner if it can be). */
   relocate(ref: ObjectRef, node: NodeId): Promise<Outcome> {
-    if (!this.objects.has(ref.id)) return this.askOwner(ref, node);
+    if (!this.objects.has(ref.id)) return this.peers.askOwner(ref, node);
     this.lost(ref.id, node);
     return this.locate(ref);
   }
 
   /** The values of refs in order. `failFast`: reject with FailedRef as soon as one of them fails (helios/util's Pool). */
-  async get(refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
-    const work = locateAll(this, refs, failFast);
-    const notReady = refs.some((r) => !this.isReady(r.id));
-    if (notReady && this.blockedHook) await this.blockedHook(true);
-    try {
-      const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
-        new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !this.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
-      return await this.hold(located.then((found) => readAll(this, refs, found)));
-    } finally {
-      if (notReady && this.blockedHook) await this.blockedHook(false);
-    }
+  get(refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
+    return getValues(this, refs, timeoutMs, failFast);
   }
 
   /** The first `numReturns` of `refs` that are ready, within `timeoutMs` (src/core/wait.ts). */
@@ -541,12 +356,12 @@ export class CoreWorker {
           .then((o) => ("value" in o ? { value: this.exported(o.value) } : o));
       }
       case "stat": {   // the chunk protocol of node-agent/transfer.ts, for values held in memory here
-        const b = this.memStore.get(msg.id);
+        const b = this.values.inMemory(msg.id);
         if (!b) throw new ObjectLostError(`object ${msg.id} is not held here`);
         return { size: b.length };
       }
       case "read": {
-        const b = this.memStore.get(msg.id);
+        const b = this.values.inMemory(msg.id);
         if (!b) throw new ObjectLostError(`object ${msg.id} is not held here`);
         return b.subarray(msg.offset, msg.offset + msg.length);
       }
@@ -573,11 +388,3 @@ type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, 
 
 /** A ref-shaped record that does not count as a live handle (for serving requests). */
 class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }
-
-function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(err()), ms);
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
-  });
-}
-

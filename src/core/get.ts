@@ -3,7 +3,7 @@ import type { CoreWorker } from "./core-worker.js";
 import type { ObjectRef } from "./object-ref.js";
 import { addWaiter, type OwnedObject } from "./owned.js";
 import { deserialize } from "../serialization.js";
-import { fromErrorInfo, type ErrorInfo } from "../errors.js";
+import { GetTimeoutError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import type { WireValue } from "../protocol.js";
 
 /** What locateAll() found for a ref: the owned object itself, or an outcome. */
@@ -12,6 +12,20 @@ export type Located = { value?: WireValue; error?: ErrorInfo };
 /** get(refs, …, failFast) rejected: the ref at `index` failed (read it for its error). */
 export class FailedRef extends Error {
   constructor(readonly index: number) { super(`item ${index} failed`); }
+}
+
+/** The values of refs in order (CoreWorker.get). `failFast`: reject with FailedRef as soon as one of them fails (helios/util's Pool). */
+export async function getValues(core: CoreWorker, refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
+  const work = locateAll(core, refs, failFast);
+  const notReady = refs.some((r) => !core.isReady(r.id));
+  if (notReady && core.blockedHook) await core.blockedHook(true);
+  try {
+    const located = timeoutMs === undefined ? work : withTimeout(work, timeoutMs, () =>
+      new GetTimeoutError(`get() timed out after ${timeoutMs} ms waiting for ${refs.filter((r) => !core.isReady(r.id)).length || "some"} of ${refs.length} object(s). Tip: raise the timeout, or use wait() to take what is ready.`));
+    return await core.hold(located.then((found) => readAll(core, refs, found)));
+  } finally {
+    if (notReady && core.blockedHook) await core.blockedHook(false);
+  }
 }
 
 /**
@@ -64,4 +78,11 @@ export function readAll(core: CoreWorker, refs: ObjectRef[], located: Located[])
     (slow ??= []).push(read.then((x) => { values[i] = x; }));
   }
   return slow ? Promise.all(slow).then(() => values) : values;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(err()), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
 }
