@@ -106,3 +106,15 @@ test("a socket directory made by another user is not used: peers talk TCP and sa
   assert.match(err, /belongs to uid \d+, not to this user/);
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test("a worker killed by a signal leaves no socket file behind: its agent removes it", async () => {
+  const { waitFor } = await import("./helpers.mjs");
+  const info = await cluster.agentInfo();
+  const w = info.workers.find((x) => x.address && x.state === "idle") ?? info.workers.find((x) => x.address);
+  const [h, p] = w.address.split(":");
+  const file = socketPath(h, Number(p));
+  assert.ok(fs.existsSync(file));
+  process.kill(w.pid, "SIGKILL");
+  await waitFor(() => !fs.existsSync(file), 10_000, `${file} to be removed`);
+  assert.equal(await get(remote((x) => x + 1).remote(1)), 2);
+});
