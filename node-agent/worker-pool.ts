@@ -11,7 +11,7 @@ import type { EnvVars, JobInfo, Resources, WorkerEnv } from "../src/protocol.js"
 import type { AgentToWorker, WorkerToAgent } from "../src/rpc/messages.js";
 import { workerEnv } from "../src/cluster/daemon.js";
 import { setting } from "../src/config.js";
-import { socketPath } from "../src/rpc/local-socket.js";
+import { socketPath, splitAddress } from "../src/rpc/local-socket.js";
 
 /*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
                                           └──startActor──▶ actor        any ──exit──▶ dead      */
@@ -128,8 +128,7 @@ export class WorkerPool {
       this.workers.delete(id);
       log.end();
       // A worker killed by a signal could not remove its Unix socket file: its agent does.
-      const at = w.address?.lastIndexOf(":") ?? -1;
-      const file = at > 0 ? socketPath(w.address!.slice(0, at), Number(w.address!.slice(at + 1))) : null;
+      const file = w.address ? socketPath(...splitAddress(w.address)) : null;
       if (file) fs.rm(file, { force: true }, () => {});
       resolveReady();
       this.ctx.onExit(w, code, signal);

@@ -13,7 +13,9 @@ export function checkTaskSpec(spec: unknown): asserts spec is TaskSpec {
   const s = spec as Record<string, unknown>;
   for (const k of ["taskId", "name", "jobId", "fnId", "owner"] as const) if (typeof s[k] !== "string") wrong(`task.${k}: expected a string`);
   if (!Array.isArray(s.args)) wrong("task.args: expected a list");
-  for (const [i, a] of (s.args as unknown[]).entries()) {
+  const args = s.args as unknown[];
+  for (let i = 0; i < args.length; i++) {   // per task: no iterator and pair per argument
+    const a = args[i];
     if (a === null || typeof a !== "object" || !("v" in a || "id" in a)) wrong(`task.args[${i}]: expected an inline or stored value`);
   }
   if (!Number.isInteger(s.numReturns) || (s.numReturns as number) < 0 || (s.numReturns as number) > MAX_NUM_RETURNS) {

@@ -45,6 +45,12 @@ export function socketPath(host: string, port: number): string | null {
   return p.length <= MAX_PATH ? p : null;
 }
 
+/** host:port → [host, port] (the host may hold colons: IPv6). */
+export function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(":");
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}
+
 function namespaceId(): string {
   try { return /\[(\d+)\]/.exec(fs.readlinkSync("/proc/self/ns/net"))?.[1] ?? "0"; } catch { return "0"; }
 }

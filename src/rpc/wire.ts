@@ -12,7 +12,7 @@ import { tlsConfig } from "./tls.js";
 import { AuthenticationError, VersionMismatchError } from "../errors.js";
 import { PROTOCOL_VERSION } from "../version.js";
 import { isNonce, newNonce, proof, verifyProof } from "./handshake.js";
-import { socketPath, warnOnce } from "./local-socket.js";
+import { socketPath, splitAddress, warnOnce } from "./local-socket.js";
 import { setting } from "../config.js";
 import { Connection, MAX_FRAME } from "./connection.js";
 
@@ -20,6 +20,7 @@ import { Connection, MAX_FRAME } from "./connection.js";
 const tls = (): typeof tlsTypes => createRequire(import.meta.url)("node:tls");
 
 export { Connection, PRE_AUTH_MAX_FRAME } from "./connection.js";
+export { splitAddress } from "./local-socket.js";
 export type { Answer, RequestHandler } from "./connection.js";
 export type { IncomingMessage, WireMessage } from "./messages.js";
 
@@ -233,10 +234,6 @@ export class WireServer {
   }
 }
 
-export function splitAddress(address: string): [string, number] {
-  const i = address.lastIndexOf(":");
-  return [address.slice(0, i), Number(address.slice(i + 1))];
-}
 
 /** Listen on a free port of `range` ("a-b", firewalled clusters), trying them from a random start. */
 export async function listenInRange(server: WireServer, host: string, range: string): Promise<string> {
