@@ -18,7 +18,7 @@ after(async () => { await c?.stop(); });
 test("a 5-second partition of one agent causes no failed call: its tasks and actor calls in flight complete correctly", async () => {
   const host = "b";
   const node = c.nodes[host].nodeId;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-partition-"));
+  const dir = scratchDir("helios-partition-");
   const proc = c.net.spawn("driver", process.execPath, [path.join(here, "chaos/partition-driver.mjs"), JSON.stringify({ on: node, dir })],
     { env: { ...process.env, HELIOS_ADDRESS: c.headAddress, HELIOS_TOKEN: c.token }, stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
@@ -60,3 +60,12 @@ test("no head, agent or worker process is left once the cluster is torn down", a
   assert.deepEqual(leftBehind(c), []);
   c = undefined;
 });
+
+/** A temp directory for this file's run logs, removed when the file's tests end. */
+function scratchDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+const scratchDirs = [];
+after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });

@@ -46,7 +46,7 @@ async function killAgent(host) {
 const lines = (file) => fs.readFileSync(file, "utf8").trim().split("\n").map((l) => l.split(" "));
 
 test("objects lost with their node are rebuilt from lineage: the task and, recursively, its input run again once each", async () => {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
+  const log = path.join(scratchDir("helios-lineage-"), "runs.log");
   const b = c.nodes.b.nodeId;
   const r = await withDriver("lineage", { on: b, log, bytes: 4 * 1024 * 1024 }, "driver", () => killAgent("b"));
   assert.deepEqual(r.y, { length: 512 * 1024, first: 3, last: 3 }, JSON.stringify(r));
@@ -60,7 +60,7 @@ test("objects lost with their node are rebuilt from lineage: the task and, recur
 });
 
 test("lineage keeps recipes, not values: a chain's freed intermediates are made again, oldest first, when its last object is lost", async () => {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
+  const log = path.join(scratchDir("helios-lineage-"), "runs.log");
   const { nodeId, storeDir } = c.nodes.b;
   const n = 12;
   const r = await withDriver("chain", { on: nodeId, log, bytes: 1024 * 1024, n, store: storeDir }, "driver", async () => {
@@ -78,7 +78,7 @@ test("lineage keeps recipes, not values: a chain's freed intermediates are made 
 });
 
 test("a lost object whose task has no retries left raises ObjectLostError, and so does what depends on it", async () => {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-lineage-")), "runs.log");
+  const log = path.join(scratchDir("helios-lineage-"), "runs.log");
   const r = await withDriver("lineage", { on: c.nodes.b.nodeId, log, bytes: 4 * 1024 * 1024, maxRetries: 0 }, "driver", () => killAgent("b"));
   assert.equal(r.y.error, "ObjectLostError", JSON.stringify(r));
   assert.match(r.y.message, /maxRetries/);
@@ -97,3 +97,12 @@ test("a put() whose only copy was in a store that is gone raises ObjectLostError
   assert.equal(r.get.error, "ObjectLostError", JSON.stringify(r));
   assert.match(r.get.message, /put\(\)/);
 });
+
+/** A temp directory for this file's run logs, removed when the file's tests end. */
+function scratchDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+const scratchDirs = [];
+after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });

@@ -20,7 +20,7 @@ async function status() {
 }
 
 test("a node cut off past the health window is replaced: its work reruns elsewhere, its late results are ignored, it rejoins as a new node", async () => {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "helios-partition-")), "runs.log");
+  const log = path.join(scratchDir("helios-partition-"), "runs.log");
   const b = c.nodes.b;
   const proc = c.net.spawn("driver", process.execPath, [path.join(root, "test/fixtures/cluster-driver.mjs"), "partitioned",
     JSON.stringify({ on: b.nodeId, log, ms: 2500 })],
@@ -67,3 +67,12 @@ test("with every agent gone, a new task fails with NodeDiedError instead of wait
   assert.equal(r.error, "NodeDiedError", JSON.stringify(r));
   assert.match(r.message, /helios status/);
 });
+
+/** A temp directory for this file's run logs, removed when the file's tests end. */
+function scratchDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+const scratchDirs = [];
+after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });
