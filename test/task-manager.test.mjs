@@ -349,3 +349,18 @@ test("the event ring is bounded: when full it overwrites the oldest and counts w
   assert.equal(events.dropped, 2, "the count stays across drains");
   assert.throws(() => new EventRing(0), RangeError);
 });
+
+test("a story is read from the ring: drained events still tell it, overwritten ones are gone from it", () => {
+  const { tm, events } = setup(6);
+  const task = tm.submit(init());
+  push(tm, task);
+  assert.equal(events.drain().length, 3);
+  assert.deepEqual(tm.story(task).map((e) => e.state), ["resolving", "queued", "pushed"], "draining does not shorten a story");
+  const other = tm.submit(init());   // 2 more events: 5 held
+  assert.deepEqual(tm.story(other).map((e) => [e.id, e.state]), [[other.spec.taskId, "resolving"], [other.spec.taskId, "queued"]]);
+  tm.submit(init());   // 7 written into 6 slots: the task's first event is overwritten
+  assert.deepEqual(tm.story(task).map((e) => e.state), ["queued", "pushed"]);
+  tm.replied(task, { returns: [{ v: new Uint8Array([1]) }] });
+  assert.deepEqual(tm.story(task).map((e) => `${e.from}>${e.state}`), ["queued>pushed", "pushed>finished"], "its queued event went with the 8th write");
+  assert.equal(events.dropped, 0, "drained events are not counted as dropped when overwritten");
+});

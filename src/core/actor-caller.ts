@@ -20,8 +20,8 @@ interface CallerState {
   chain: Promise<void>;
   seq: number;
   dead?: Error;
-  /** Sent and not answered, in send order: replayed (maxTaskRetries) or failed if the actor is lost. */
-  inflight: InFlight[];
+  /** Sent and not answered, in send order: replayed (maxTaskRetries) or failed if the actor is lost. A set: replies settle in O(1), in any order. */
+  inflight: Set<InFlight>;
   /** Calls lost with a connection, oldest first, waiting to be replayed or failed. */
   lostCalls: InFlight[];
   /** Bumped on every lost connection. */
@@ -46,7 +46,7 @@ export class ActorCaller {
 
   private state(id: ActorId): CallerState {
     let s = this.actors.get(id);
-    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: [], lostCalls: [], losses: 0, maxTaskRetries: 0, pending: 0 });
+    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: new Set(), lostCalls: [], losses: 0, maxTaskRetries: 0, pending: 0 });
     return s;
   }
 
@@ -92,12 +92,10 @@ export class ActorCaller {
     const sent: Set<string> = (conn.state.fns ??= new Set());
     if (spec.fn && sent.has(spec.fnId)) spec.fn = undefined; else sent.add(spec.fnId);
     this.core.track(1);
-    s.inflight.push(call);
+    s.inflight.add(call);
     conn.call({ t: "push", task: spec }, (e, r) => {
       if (e) return;   // the connection closed: lost() settles it
-      const i = s.inflight.indexOf(call);
-      if (i < 0) return;
-      s.inflight.splice(i, 1);
+      if (!s.inflight.delete(call)) return;
       this.core.track(-1);
       call.done(r);
     });
@@ -105,11 +103,12 @@ export class ActorCaller {
 
   /** The connection to the actor closed with calls in flight: replay them in order, or fail them. */
   private lost(id: ActorId, s: CallerState): void {
-    const calls = s.inflight.splice(0);
-    if (!calls.length) return;
+    if (s.inflight.size === 0) return;
+    const calls = [...s.inflight];
+    s.inflight.clear();
     this.core.track(-calls.length);
     s.losses++;
-    s.lostCalls.unshift(...calls);   // sent before any call still waiting to be replayed
+    s.lostCalls = calls.concat(s.lostCalls);   // sent before any call still waiting to be replayed
     s.replay ??= this.replay(id, s).finally(() => { s.replay = undefined; });
   }
 

@@ -1,11 +1,19 @@
 // Lifecycle events of this process, kept for a shipper to take: every transition of a task
-// (and, later, of an actor or an object) is one small record in a bounded ring. When the ring
-// is full the oldest record is overwritten and counted in `dropped`, so an absent or slow
-// shipper costs a bounded amount of memory and never blocks the code that emits.
+// (and, later, of an actor or an object) is one entry in a bounded ring. When the ring is full
+// the oldest entry is overwritten, and counted in `dropped` if no one had taken it, so an absent
+// or slow shipper costs a bounded amount of memory and never blocks the code that emits.
 //
-// Cost on the hot path: one object per event (shared with the task's story, see
-// tasks/task-manager.ts), an array store and two integer updates. Times are numbers (ms since
-// the epoch, fractional) from performance.now(), never Date objects, read once per burst.
+// The ring is also where a task's story lives: each entry links to the previous entry of the
+// same task (by sequence number), and a task record keeps only the number of its last entry.
+// A story is therefore the task's transitions still held: the last `capacity` events of the
+// process, drained or not.
+//
+// Cost on the hot path: no allocation. The ring is columns (typed arrays for numbers, arrays
+// of strings the task already holds), allocated on the first event; an event is a handful of
+// stores. Objects are made only when someone reads: drain(), story(). An object per event,
+// held in a ring, had cost the driver ~5 µs of CPU per task in garbage collection (see
+// docs/performance.md). Times are numbers (ms since the epoch, fractional) from
+// performance.now(), never Date objects, read once per burst.
 import type { JobId, NodeId, TaskId, WorkerId } from "../ids.js";
 import type { Stimulus, TaskState } from "./tasks/task-states.js";
 
@@ -34,6 +42,9 @@ export interface TaskEvent {
 /** Every kind of event the ring carries (actors and objects to come). */
 export type HeliosEvent = TaskEvent;
 
+/** The sequence number of "no event" (a task not yet recorded). */
+export const NO_EVENT = -1;
+
 const ORIGIN = performance.timeOrigin;
 // Reading the clock costs ~80 ns here, as much as the rest of an event: events made in one
 // synchronous run (a frame of replies, a loop of submits) share a reading, renewed every
@@ -57,53 +68,89 @@ export function eventTime(): number {
   return clock;
 }
 
-/** A bounded ring: push() overwrites the oldest entry when full and counts it in `dropped`. */
-export class EventRing<E> {
-  private buf: Array<E | undefined>;
-  /** Index of the oldest entry, and how many entries are held. */
-  private head = 0;
-  private count = 0;
-  /** Entries overwritten before anyone drained them, since the ring was made. */
+/** The ring's columns: entry `seq` lives at index seq % capacity. */
+interface Columns {
+  time: Float64Array;
+  prev: Float64Array;
+  attempt: Uint32Array;
+  id: Array<TaskId | undefined>;
+  state: Array<TaskState | undefined>;
+  from: Array<TaskState | undefined>;
+  stimulus: Array<Stimulus | undefined>;
+  job: Array<JobId | undefined>;
+  name: Array<string | undefined>;
+  node: Array<NodeId | undefined>;
+  worker: Array<WorkerId | undefined>;
+  errorType: Array<string | undefined>;
+}
+
+/** A bounded ring of events: the newest `capacity` are held; drain() takes those not yet taken. */
+export class EventRing {
+  private cols: Columns | undefined;
+  /** Sequence number of the next event, and of the oldest one not yet drained. */
+  private written = 0;
+  private taken = 0;
+  /** Events overwritten before anyone drained them, since the ring was made. */
   dropped = 0;
 
-  constructor(readonly capacity = 10_000) {
+  constructor(readonly capacity = 65_536) {
     if (!(capacity >= 1) || !Number.isInteger(capacity)) throw new RangeError(`an event ring holds at least one entry, got ${capacity}`);
-    this.buf = new Array(capacity).fill(undefined);
   }
 
-  get size(): number { return this.count; }
+  /** Events held and not yet drained. */
+  get size(): number { return this.written - this.taken; }
 
-  push(e: E): void {
-    const cap = this.capacity;
-    if (this.count < cap) {
-      let i = this.head + this.count++;
-      if (i >= cap) i -= cap;
-      this.buf[i] = e;
-      return;
-    }
-    this.buf[this.head] = e;   // full: the oldest goes
-    if (++this.head === cap) this.head = 0;
-    this.dropped++;
+  /**
+   * Record a transition of a task; returns its sequence number, which the task keeps to link
+   * its next one (`prev`: the sequence number of its previous event, or NO_EVENT).
+   */
+  task(id: TaskId, attempt: number, state: TaskState, from: TaskState | undefined, stimulus: Stimulus, time: number,
+    job: JobId, name: string, node: NodeId | undefined, worker: WorkerId | undefined, errorType: string | undefined, prev: number): number {
+    const c = this.cols ?? (this.cols = columns(this.capacity));
+    const seq = this.written++;
+    if (seq - this.taken >= this.capacity) { this.taken++; this.dropped++; }   // full: the oldest untaken goes
+    const i = seq % this.capacity;
+    c.time[i] = time; c.prev[i] = prev; c.attempt[i] = attempt;
+    c.id[i] = id; c.state[i] = state; c.from[i] = from; c.stimulus[i] = stimulus;
+    c.job[i] = job; c.name[i] = name; c.node[i] = node; c.worker[i] = worker; c.errorType[i] = errorType;
+    return seq;
   }
 
-  /** Take every held entry, oldest first, and empty the ring (`dropped` keeps counting). */
-  drain(): E[] {
-    const out = new Array<E>(this.count);
-    for (let k = 0; k < this.count; k++) {
-      let i = this.head + k;
-      if (i >= this.capacity) i -= this.capacity;
-      out[k] = this.buf[i]!;
-      this.buf[i] = undefined;
-    }
-    this.head = 0;
-    this.count = 0;
+  /** Whether event `seq` is still held (not yet overwritten). */
+  holds(seq: number): boolean { return seq >= 0 && seq < this.written && seq >= this.written - this.capacity; }
+
+  /** Event `seq` as an object (it must be held). */
+  event(seq: number): HeliosEvent {
+    const c = this.cols!;
+    const i = seq % this.capacity;
+    return { kind: "task", id: c.id[i]!, attempt: c.attempt[i], state: c.state[i]!, from: c.from[i], stimulus: c.stimulus[i]!, time: c.time[i],
+      job: c.job[i]!, name: c.name[i]!, node: c.node[i], worker: c.worker[i], errorType: c.errorType[i] };
+  }
+
+  /** The chain of events ending at `last` (following each one's previous), oldest first: at most `max`, those still held. */
+  chain(last: number, max: number): HeliosEvent[] {
+    const out: HeliosEvent[] = [];
+    for (let seq = last; out.length < max && this.holds(seq); seq = this.cols!.prev[seq % this.capacity]) out.push(this.event(seq));
+    return out.reverse();
+  }
+
+  /** Take every event not yet taken, oldest first (they stay readable by chain() until overwritten). */
+  drain(): HeliosEvent[] {
+    const out = new Array<HeliosEvent>(this.written - this.taken);
+    for (let k = 0; this.taken < this.written; k++) out[k] = this.event(this.taken++);
     return out;
   }
 }
 
+function columns(n: number): Columns {
+  const refs = <T>(): Array<T | undefined> => new Array<T | undefined>(n).fill(undefined);
+  return { time: new Float64Array(n), prev: new Float64Array(n), attempt: new Uint32Array(n), id: refs(), state: refs(), from: refs(),
+    stimulus: refs(), job: refs(), name: refs(), node: refs(), worker: refs(), errorType: refs() };
+}
+
 /**
  * This process's lifecycle events, waiting for a shipper (the observability work's feed to the
- * head). 1,000 until a shipper drains it: events held longer outlive the young generation, and
- * with 10,000 held the driver spent measurably more CPU per task on garbage collection.
+ * head), and the stories of its tasks. Its columns (~2.6 MB) are made on the first event, so a
+ * process that owns no task pays nothing.
  */
-export const processEvents = new EventRing<HeliosEvent>(1_000);
+export const processEvents = new EventRing(65_536);

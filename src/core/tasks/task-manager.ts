@@ -2,12 +2,12 @@
 // task-states.ts). The submitter is transport: it queues, leases, pushes and pipelines, and
 // reports what happened (pushed, replied, handed back, worker lost, unschedulable); whether a
 // task is retried, cancelled, sent again after a lost argument or reconstructed from its
-// lineage recipe is decided here. Each transition is one event, kept in the task's story (its
-// last STORY_LENGTH transitions, shown by dump() and in IllegalTransitionError) and pushed to
-// the process's event ring (events.ts).
+// lineage recipe is decided here. Each transition is one event in the process's event ring
+// (events.ts), linked to the task's previous one: a task's story (its last STORY_LENGTH
+// transitions, shown by dump() and in IllegalTransitionError) is read from there.
 import { ObjectRef } from "../object-ref.js";
 import { isRefInput, type Lineage } from "../lineage.js";
-import { eventTime, processEvents, type EventRing, type HeliosEvent, type TaskEvent } from "../events.js";
+import { eventTime, processEvents, NO_EVENT, type EventRing, type TaskEvent } from "../events.js";
 import { concat, type Serialized } from "../../serialization.js";
 import { ArgumentError, toErrorInfo, type ErrorInfo } from "../../errors.js";
 import { TERMINAL, TRANSITIONS, IllegalTransitionError, formatStory, type Stimulus, type TaskState } from "./task-states.js";
@@ -53,7 +53,7 @@ export class TaskManager implements SubmitterReports {
   readonly transport: TaskTransport;
 
   constructor(private core: TaskCore, private lineage: Lineage, transport: (reports: SubmitterReports) => TaskTransport,
-    private events: EventRing<HeliosEvent> = processEvents) {
+    private events: EventRing = processEvents) {
     this.transport = transport(this);
   }
 
@@ -76,20 +76,13 @@ export class TaskManager implements SubmitterReports {
   private record(task: TaskRecord, from: TaskState | undefined, to: TaskState, stimulus: Stimulus, errorType: string | undefined): void {
     // Node and worker: those of the push, on the transitions into and out of `pushed`.
     const grant = from === "pushed" || to === "pushed" ? task.lease?.grant : undefined;
-    const ev: TaskEvent = { kind: "task", id: task.spec.taskId, attempt: task.attempts, state: to, from, stimulus, time: eventTime(),
-      job: task.spec.jobId, name: task.spec.name, node: grant?.nodeId, worker: grant?.workerId, errorType };
-    const n = task.storyCount!;
-    (n === 0 ? (task.story = new Array<TaskEvent>(STORY_LENGTH)) : task.story!)[n % STORY_LENGTH] = ev;   // one allocation per task
-    task.storyCount = n + 1;
-    this.events.push(ev);
+    const spec = task.spec;
+    task.lastEvent = this.events.task(spec.taskId, task.attempts, to, from, stimulus, eventTime(), spec.jobId, spec.name,
+      grant?.nodeId, grant?.workerId, errorType, task.lastEvent);
   }
 
-  /** A task's last transitions, oldest first. */
-  story(task: TaskRecord): TaskEvent[] {
-    const s = task.story ?? [];
-    const n = task.storyCount ?? 0;
-    return n <= STORY_LENGTH ? s.slice(0, n) : [...s.slice(n % STORY_LENGTH), ...s.slice(0, n % STORY_LENGTH)];
-  }
+  /** A task's last transitions still held in the event ring (at most STORY_LENGTH), oldest first. */
+  story(task: TaskRecord): TaskEvent[] { return this.events.chain(task.lastEvent, STORY_LENGTH); }
 
   /** Every live task with its story, for debugging: e.g. console.error(runtime.tasks.dump()). */
   dump(): string {
@@ -106,7 +99,7 @@ export class TaskManager implements SubmitterReports {
       spec: init.spec, fn: init.fn, resources: init.resources, strategy: init.strategy, shape: init.shape, maxLeases: init.maxLeases, envVars: init.envVars,
       returnIds: init.returnIds, retryExceptions: init.retryExceptions, state, pinned: init.pinned, cancelled: false, lease: undefined,
       retriesLeft: init.retriesLeft, attempts: init.attempts ?? 1, inputs: init.inputs, internal: init.internal, relocations: 0,
-      story: undefined, storyCount: 0,
+      lastEvent: NO_EVENT,
     };
     this.live.set(init.spec.taskId, task);
     this.record(task, undefined, state, stimulus, undefined);

@@ -5,7 +5,6 @@ import type { EnvVars, LeaseGrant, Resources, Strategy, TaskSpec } from "../../p
 import type { ObjectId, TaskId } from "../../ids.js";
 import type { ObjectRef } from "../object-ref.js";
 import type { Serialized } from "../../serialization.js";
-import type { TaskEvent } from "../events.js";
 import type { TaskState } from "./task-states.js";
 
 /** A ref argument as lineage keeps it: id and owner, not a live handle. */
@@ -47,9 +46,8 @@ export interface TaskRecord extends TaskShape {
   internal?: Set<ObjectId>;
   /** Times the task was sent again because an argument's stored copy was lost. */
   relocations?: number;
-  /** Its last transitions (at most STORY_LENGTH, a ring: `storyCount` says where it wraps). */
-  story?: TaskEvent[];
-  storyCount?: number;
+  /** The sequence number of its last event in the process's event ring (its story is read from there), or NO_EVENT. */
+  lastEvent: number;
 }
 
 /**
