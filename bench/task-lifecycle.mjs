@@ -22,7 +22,7 @@ function run(ring, noEvents = false) {
   const t0 = process.cpuUsage();   // CPU time, not wall time: the machine is shared
   for (let i = 0; i < N; i++) {
     const taskId = "t" + i;
-    const task = tm.submit({ spec: { taskId, name: "f", jobId: "j", fnId: "f", args: [], numReturns: 1, owner: "o" }, fn, resources, shape: "s",
+    const task = tm.submit({ spec: { taskId, name: "f", jobId: "j", fnId: "f", args: [], numReturns: 1, owner: "o" }, num: i, fn, resources, shape: "s",
       returnIds: [taskId + ".0"], pinned: [], retriesLeft: 3 });
     task.lease = lease;
     tm.pushed(task);

@@ -19,6 +19,10 @@ const prefix = customAlphabet("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM
 let counter = 0;
 const next = () => prefix + (counter++).toString(36);
 
+/** A number for a new task of this process: taskIdOf(n) is its id (an owner keeps tasks' numbers where it must not hold their id strings, e.g. its event ring). */
+export const newTaskNumber = (): number => counter++;
+/** The id of this process's task number `n`. */
+export const taskIdOf = (n: number): TaskId => (prefix + n.toString(36)) as TaskId;
 export const newTaskId = () => next() as TaskId;
 export const newActorId = () => ("a" + gen()) as ActorId;
 export const newNodeId = () => ("n" + gen()) as NodeId;

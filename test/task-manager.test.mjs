@@ -42,7 +42,7 @@ function fakeTransport() {
 
 function setup(capacity = 1000) {
   const core = fakeCore();
-  const events = new EventRing(capacity);
+  const events = new EventRing(capacity, (num) => `t${num}`);
   const lineage = new Lineage(core);
   let transport;
   const tm = new TaskManager(core, lineage, () => (transport = fakeTransport()), events);
@@ -51,9 +51,15 @@ function setup(capacity = 1000) {
 
 let n = 0;
 function init(extra = {}) {
-  const taskId = `t${n++}`;
-  return { spec: { taskId, name: "f", jobId: "j1", fnId: "fn", args: [{ v: new Uint8Array([1]) }], numReturns: 1, owner: ADDRESS },
+  const num = n++;
+  const taskId = `t${num}`;
+  return { num, spec: { taskId, name: "f", jobId: "j1", fnId: "fn", args: [{ v: new Uint8Array([1]) }], numReturns: 1, owner: ADDRESS },
     fn: { id: "fn", name: "f" }, resources: { CPU: 1 }, shape: "CPU=1", returnIds: [`${taskId}.0`], pinned: [], retriesLeft: 3, ...extra };
+}
+/** An actor call as the runtime makes one: its spec names the actor. */
+function actorCall(tm) {
+  const i = init();
+  return tm.actorCall({ ...i.spec, actor: { actorId: "a1", method: "m", callerId: "", seq: 0 } }, i.num, i.returnIds, i.pinned);
 }
 const lease = { grant: { leaseId: "l1", workerId: "w1", address: "x", nodeId: "n1" } };
 const push = (tm, task) => { task.lease = lease; tm.pushed(task); };
@@ -98,7 +104,7 @@ test("every transition in the table is reachable through the manager's stimuli",
   t = tm.submit(init({ inputs: [ref()] }));
   await tm.cancel(t.spec.taskId);
   // resolving → pushed (an actor call)
-  t = tm.actorCall(init({ spec: { ...init().spec, actor: { actorId: "a1", method: "m", callerId: "", seq: 0 } } }));
+  t = actorCall(tm);
   tm.sent(t); tm.settle(t, { returns: [{ v: new Uint8Array([1]) }] }, "replied");
   // queued → failed, queued → cancelled
   t = tm.submit(init()); tm.unschedulable(t, { name: "TaskUnschedulableError", message: "no" });
@@ -266,7 +272,7 @@ test("cancel in every state: at once before a push, through the transport once p
   assert.equal(finished.state, "finished");
   assert.deepEqual(outcome(finished), { value: { v: new Uint8Array([1]) } });
 
-  const call = tm.actorCall(init({ spec: { ...init().spec, actor: { actorId: "a1", method: "m", callerId: "", seq: 0 } } }));
+  const call = actorCall(tm);
   await tm.cancel(call.spec.taskId);
   assert.equal(call.state, "resolving", "actor calls are not cancelled");
 });

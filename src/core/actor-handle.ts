@@ -38,9 +38,11 @@ function method(record: ActorRecord, name: string, options: CallOptions): any {
   const m = () => {
     throw new TypeError(`${record.className}.${name} is an actor method: call it with handle.${name}.remote(...args) and read the result with get().`);
   };
+  // The call's name ("Class.method" unless options name it) is made once, not per call.
+  const callOptions = options.name !== undefined ? options : { ...options, name: `${record.className}.${name}` };
   m.remote = (...args: unknown[]) => {
     if (!sink) throw new Error("Helios is not initialized: call await init() first");
-    return sink.callActor(record, name, args, options);
+    return sink.callActor(record, name, args, callOptions);
   };
   m.options = (o: CallOptions) => method(record, name, { ...options, ...checkCallOptions(o) });
   return m;

@@ -113,7 +113,7 @@ function recipeOf(task: TaskRecord): Recipe {
   const inputs = task.inputs && Object.freeze(task.inputs.map((v) =>
     v instanceof ObjectRef && !internal?.has(v.id) ? { lineageRef: v.id, owner: v.owner } : v));
   return Object.freeze({
-    taskId, spec: Object.freeze({ taskId, name, jobId, fnId, numReturns, owner }), fn: task.fn, resources: task.resources,
+    taskId, num: task.num, spec: Object.freeze({ taskId, name, jobId, fnId, numReturns, owner }), fn: task.fn, resources: task.resources,
     strategy: task.strategy, shape: task.shape, maxLeases: task.maxLeases, envVars: task.envVars, returnIds: task.returnIds, retryExceptions: task.retryExceptions,
     inputs, args: inputs ? undefined : task.spec.args, internal, retriesLeft: task.retriesLeft, attempts: task.attempts,
   });

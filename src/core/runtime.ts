@@ -11,7 +11,7 @@ import type { TaskShape } from "./tasks/task-record.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
 import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
 import { serialize, serializeScalar, concat, type Serialized } from "../serialization.js";
-import { newActorId, newTaskId, returnId, type ObjectId } from "../ids.js";
+import { newActorId, newTaskId, newTaskNumber, returnId, taskIdOf, type ObjectId } from "../ids.js";
 import { ActorDiedError } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorOwner, Resources, Strategy, TaskSpec, WireValue } from "../protocol.js";
@@ -49,7 +49,8 @@ export class Runtime {
 
   submitTask(fn: CodeDescriptor, args: unknown[], options: TaskOptions): ObjectRef<unknown>[] {
     const numReturns = options.numReturns ?? 1;
-    const taskId = newTaskId();
+    const num = newTaskNumber();
+    const taskId = taskIdOf(num);
     const name = options.name ?? fn.name;
     const { resources, strategy, shape, maxLeases, envVars } = this.shapeOf(options);
     const { values, pinned, internal } = this.serializeArgs(args, name);
@@ -64,7 +65,7 @@ export class Runtime {
     } else {
       inputs = values;
     }
-    this.tasks.submit({ spec, fn, resources, strategy, shape, maxLeases, envVars, returnIds, pinned, internal, inputs,
+    this.tasks.submit({ spec, num, fn, resources, strategy, shape, maxLeases, envVars, returnIds, pinned, internal, inputs,
       retriesLeft: options.maxRetries ?? DEFAULT_MAX_RETRIES, retryExceptions: options.retryExceptions });
     return refs;
   }
@@ -149,16 +150,15 @@ export class Runtime {
   callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown {
     this.actors.admit(actor.actorId, actor.className, actor.maxPendingCalls);
     const numReturns = options.numReturns ?? 1;
-    const taskId = newTaskId();
+    const num = newTaskNumber();
+    const taskId = taskIdOf(num);
     const name = options.name ?? `${actor.className}.${method}`;
     const { values, pinned } = this.serializeArgs(args, name);
     const returnIds = Array.from({ length: numReturns }, (_, i) => returnId(taskId, i));
     const refs = returnIds.map((id) => this.core.pending(id, taskId));
-    const task = this.tasks.actorCall({
-      spec: { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
-        actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } },
-      fn: undefined as any, resources: NO_RESOURCES, shape: "", returnIds, pinned, retriesLeft: 0,
-    });
+    const spec: TaskSpec = { taskId, name, jobId: this.core.config.jobId, fnId: "", args: [], numReturns, owner: this.core.address,
+      actor: { actorId: actor.actorId, method, callerId: "", seq: 0 } };
+    const task = this.tasks.actorCall(spec, num, returnIds, pinned);
     this.actors.call(actor.actorId, async () => {
       task.spec.args = await resolveArgs(this.core, values);
       this.tasks.sent(task);
@@ -188,7 +188,6 @@ export class Runtime {
   }
 }
 
-const NO_RESOURCES: Resources = Object.freeze({}) as Resources;
 /** The pins of a task with no ref arguments (shared: a task's pins are replaced, never added to). */
 const NO_PINS: ObjectId[] = Object.freeze([]) as unknown as ObjectId[];
 

@@ -15,7 +15,8 @@ import type { CoreWorker } from "../core-worker.js";
 import type { SubmitterReports } from "../submitter.js";
 import type { Input, TaskRecord, TaskShape } from "./task-record.js";
 import type { NodeId, ObjectId, TaskId } from "../../ids.js";
-import type { TaskReply, TaskSpec, WireValue } from "../../protocol.js";
+import type { Resources, TaskReply, TaskSpec, WireValue } from "../../protocol.js";
+import type { CodeDescriptor } from "../../code/descriptor.js";
 
 /** What the manager asks of the transport (the submitter; a fake in tests). */
 export interface TaskTransport {
@@ -33,6 +34,8 @@ export type TaskCore = Pick<CoreWorker, "address" | "pin" | "unpin" | "resolve" 
 /** A new task as the runtime builds it (the manager adds its state, attempt and story). */
 export interface TaskInit extends TaskShape {
   spec: TaskSpec;
+  /** spec.taskId is taskIdOf(num) (ids.ts). */
+  num: number;
   pinned: ObjectId[];
   retriesLeft: number;
   /** Arguments as given when some are refs (resolved before it is queued); spec.args is filled otherwise. */
@@ -47,6 +50,11 @@ export const STORY_LENGTH = 8;
 const MAX_RELOCATIONS = 16;
 const RETRIED_LOSSES: Record<string, true> = { WorkerCrashedError: true, NodeDiedError: true, OutOfMemoryError: true };
 const NO_VALUES: ErrorInfo = { name: "Error", message: "task returned no values" };
+/** What an actor call's record holds where a task's has its function and resources (an actor call uses the actor's). */
+const NO_CODE: CodeDescriptor = Object.freeze({ id: "", name: "" }) as CodeDescriptor;
+const NO_RESOURCES: Resources = Object.freeze({});
+/** An ended task's pins: none (shared, never written). */
+const NO_PINS: ObjectId[] = Object.freeze([]) as unknown as ObjectId[];
 
 export class TaskManager implements SubmitterReports {
   private live = new Map<TaskId, TaskRecord>();
@@ -77,7 +85,7 @@ export class TaskManager implements SubmitterReports {
     // Node and worker: those of the push, on the transitions into and out of `pushed`.
     const grant = from === "pushed" || to === "pushed" ? task.lease?.grant : undefined;
     const spec = task.spec;
-    task.lastEvent = this.events.task(spec.taskId, task.attempts, to, from, stimulus, eventTime(), spec.jobId, spec.name,
+    task.lastEvent = this.events.task(task.num, task.attempts, to, from, stimulus, eventTime(), spec.jobId, spec.name,
       grant?.nodeId, grant?.workerId, errorType, task.lastEvent);
   }
 
@@ -96,7 +104,7 @@ export class TaskManager implements SubmitterReports {
 
   private create(init: TaskInit, state: "resolving" | "reconstructing", stimulus: Stimulus): TaskRecord {
     const task: TaskRecord = {
-      spec: init.spec, fn: init.fn, resources: init.resources, strategy: init.strategy, shape: init.shape, maxLeases: init.maxLeases, envVars: init.envVars,
+      spec: init.spec, num: init.num, fn: init.fn, resources: init.resources, strategy: init.strategy, shape: init.shape, maxLeases: init.maxLeases, envVars: init.envVars,
       returnIds: init.returnIds, retryExceptions: init.retryExceptions, state, pinned: init.pinned, cancelled: false, lease: undefined,
       retriesLeft: init.retriesLeft, attempts: init.attempts ?? 1, inputs: init.inputs, internal: init.internal, relocations: 0,
       lastEvent: NO_EVENT,
@@ -117,7 +125,16 @@ export class TaskManager implements SubmitterReports {
   }
 
   /** An actor call: resolving until its arguments are located, then `sent()`; `settle()` ends it. */
-  actorCall(init: TaskInit): TaskRecord { return this.create(init, "resolving", "submitted"); }
+  actorCall(spec: TaskSpec, num: number, returnIds: ObjectId[], pinned: ObjectId[]): TaskRecord {
+    const task: TaskRecord = {
+      spec, num, fn: NO_CODE, resources: NO_RESOURCES, strategy: undefined, shape: "", maxLeases: undefined, envVars: undefined,
+      returnIds, retryExceptions: undefined, state: "resolving", pinned, cancelled: false, lease: undefined,
+      retriesLeft: 0, attempts: 1, inputs: undefined, internal: undefined, relocations: 0, lastEvent: NO_EVENT,
+    };
+    this.live.set(spec.taskId, task);
+    this.record(task, undefined, "resolving", "submitted", undefined);
+    return task;
+  }
   sent(task: TaskRecord): void { this.transition(task, "pushed", "actor-call-sent"); }
 
   /** Ask to stop a task: at once before it is pushed; a pushed one ends when its worker answers or dies. Actor calls are not cancelled. */
@@ -150,7 +167,7 @@ export class TaskManager implements SubmitterReports {
     if (recipe.retriesLeft === 0) return false;
     for (const id of recipe.returnIds) this.core.reset(id, node);
     const task = this.create({
-      spec: { ...recipe.spec, args: recipe.args ?? [] }, fn: recipe.fn, resources: recipe.resources, strategy: recipe.strategy, shape: recipe.shape,
+      spec: { ...recipe.spec, args: recipe.args ?? [] }, num: recipe.num, fn: recipe.fn, resources: recipe.resources, strategy: recipe.strategy, shape: recipe.shape,
       maxLeases: recipe.maxLeases, envVars: recipe.envVars, returnIds: recipe.returnIds, retryExceptions: recipe.retryExceptions, pinned: [],
       retriesLeft: recipe.retriesLeft > 0 ? recipe.retriesLeft - 1 : recipe.retriesLeft, attempts: recipe.attempts + 1,
       inputs: recipe.inputs?.slice(), internal: recipe.internal as Set<ObjectId> | undefined,
@@ -269,17 +286,26 @@ export class TaskManager implements SubmitterReports {
     this.resolveAndQueue(task);
   }
 
+  private keepsLineage(task: TaskRecord, reply: TaskReply): boolean {
+    if (!storedReturn(reply)) return false;
+    for (const id of task.returnIds) if (this.core.isOwned(id)) return true;
+    return false;
+  }
+
   /** End a task: its refs settle, its pins go, and a recipe is kept when its returns can be lost with a node. A late answer for an ended task is dropped. */
   settle(task: TaskRecord, reply: TaskReply, stimulus: Stimulus): void {
     if (TERMINAL[task.state]) return;
     const error = reply.error ?? (reply.returns ? undefined : NO_VALUES);
     this.transition(task, error === undefined ? "finished" : error.name === "TaskCancelledError" ? "cancelled" : "failed", stimulus, error?.name);
     this.live.delete(task.spec.taskId);
-    for (const id of task.pinned) this.core.unpin(id);
-    task.pinned = [];
-    const keep = !task.spec.actor && !!reply.returns?.some((v) => "s" in v) && task.returnIds.some((id) => this.core.isOwned(id));
-    if (keep || this.lineage.get(task.spec.taskId)) this.lineage.keep(task);
-    task.inputs = undefined;
+    if (task.pinned.length > 0) {
+      for (const id of task.pinned) this.core.unpin(id);
+      task.pinned = NO_PINS;
+    }
+    if (!task.spec.actor) {   // an actor call's returns are not made again from lineage
+      if (this.keepsLineage(task, reply) || this.lineage.get(task.spec.taskId)) this.lineage.keep(task);
+      task.inputs = undefined;
+    }
     if (error) {
       for (const id of task.returnIds) this.core.resolve(id, { error });
       return;
@@ -287,6 +313,14 @@ export class TaskManager implements SubmitterReports {
     const returns = reply.returns!;
     for (let i = 0; i < task.returnIds.length; i++) this.core.resolve(task.returnIds[i], { value: returns[i] });
   }
+}
+
+/** Whether a finished task's returns can be lost with a node (some stored, some still owned): its recipe is kept. */
+function storedReturn(reply: TaskReply): boolean {
+  const returns = reply.returns;
+  if (!returns) return false;
+  for (let i = 0; i < returns.length; i++) if ("s" in returns[i]) return true;
+  return false;
 }
 
 /** Top-level refs become their values (inline or stored) before a task is pushed. */

@@ -30,6 +30,8 @@ export interface TaskShape {
 
 export interface TaskRecord extends TaskShape {
   spec: TaskSpec;
+  /** The task's number in its owner (spec.taskId is taskIdOf(num)): what its events hold. */
+  readonly num: number;
   /** Written by TaskManager.transition() only. */
   readonly state: TaskState;
   /** Objects kept alive until the task ends (ref arguments, large inline arguments). */
@@ -57,6 +59,7 @@ export interface TaskRecord extends TaskShape {
  */
 export interface Recipe extends Readonly<TaskShape> {
   readonly taskId: TaskId;
+  readonly num: number;
   readonly spec: Readonly<Omit<TaskSpec, "args" | "fn" | "actor">>;
   /** Its arguments: as given (refs by id) when some were refs, else as sent (`args`, all values). */
   readonly inputs: readonly Input[] | undefined;
