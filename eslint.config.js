@@ -24,6 +24,8 @@ const layers = [
   { target: ["./src/!(worker)/**", "./src/*.ts", "./head", "./node-agent"], from: "./src/worker", message: "src/worker/ is the worker process's entry; it is started, not imported." },
   // A folder inside another is its parent's business.
   { target: ["./src/!(core)/**", "./src/*.ts", "./head", "./node-agent"], from: "./src/core/tasks", message: "src/core/tasks/ is internal to src/core/." },
+  { target: ["./src/!(core)/**", "./src/*.ts", "./head", "./node-agent"], from: "./src/core/objects", message: "src/core/objects/ is internal to src/core/." },
+  { target: ["./head", "./node-agent"], from: "./src/core", message: "the daemons do not reach into the core worker: what both sides use lives outside src/core (e.g. src/object-store/)." },
 ];
 
 export default tseslint.config(

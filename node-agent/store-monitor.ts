@@ -6,7 +6,7 @@
 // this is what keeps the store below capacity when nobody is writing.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalStore, isObjectFile, type StoreConfig } from "../src/core/store.js";
+import { LocalStore, isObjectFile, type StoreConfig } from "../src/object-store/local-store.js";
 import type { ObjectId } from "../src/ids.js";
 import { privateDir } from "../src/cluster/private-dir.js";
 

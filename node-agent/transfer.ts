@@ -9,7 +9,7 @@ import { WireServer, connect, type Connection } from "../src/rpc/wire.js";
 import { unexpected, type IncomingMessage } from "../src/rpc/messages.js";
 import { objectId, type ObjectId } from "../src/ids.js";
 import { pullChunks, readChunk } from "../src/rpc/chunks.js";
-import { LocalStore } from "../src/core/store.js";
+import { LocalStore } from "../src/object-store/local-store.js";
 
 
 export class ObjectTransfer {

@@ -125,7 +125,7 @@ test("with memory and the spill disk full, ObjectStoreFullError; the node keeps 
 });
 
 test("a free racing a spill leaves no file behind, two spills of one object keep it, and a spilled object reads back from disk", async () => {
-  const { LocalStore } = await import("../dist/src/core/store.js");
+  const { LocalStore } = await import("../dist/src/object-store/local-store.js");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-store-unit-"));
   const spill = path.join(dir, "spill");
   const mem = path.join(dir, "mem");

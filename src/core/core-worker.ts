@@ -5,7 +5,7 @@
 // of pushed work in executor.ts, connections to other processes and to owners in peers.ts,
 // the bytes of owned values in value-storage.ts, and get() of a list in get.ts.
 import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
-import { LocalStore } from "./store.js";
+import { LocalStore } from "../object-store/local-store.js";
 import { WireServer, listenInRange, type Connection } from "../rpc/wire.js";
 import { unexpected, type IncomingMessage, type RequestMessage, type WireReply } from "../rpc/messages.js";
 import { HEAD_RECONNECT_MS, RpcClient, type AgentClient, type HeadClient } from "../rpc/grpc.js";
@@ -16,7 +16,7 @@ import type { WireValue } from "../protocol.js";
 import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
 import { waitRefs } from "./wait.js";
 import { getValues } from "./get.js";
-import { addWaiter, type OwnedObject, type Outcome } from "./owned.js";
+import { ObjectTable, addWaiter, settled, type ObjectEntry, type Outcome } from "./objects/object-table.js";
 import { setting } from "../config.js";
 import { Peers } from "./peers.js";
 import { ValueStorage } from "./value-storage.js";
@@ -54,7 +54,8 @@ export class CoreWorker {
   readonly store: LocalStore;
   readonly server: WireServer;
   address = "";
-  private objects = new Map<ObjectId, OwnedObject>();
+  /** The objects this process owns and their lifecycles (objects/object-table.ts). */
+  readonly objects: ObjectTable;
   private refs: LocalRefCounts;
   /** Connections to other processes, other nodes' agents, node deaths, the owners of refs held here. */
   readonly peers: Peers;
@@ -66,20 +67,27 @@ export class CoreWorker {
   /** Set by the executor (push, cancel) and a driver (ping): the requests served beyond object requests. */
   handlers: Partial<ServedHere> = {};
   blockedHook?: (blocked: boolean) => Promise<void>;
-  /** Set by the runtime: run again the task that made a lost object (false: it cannot be rebuilt). */
-  reconstructor?: (task: TaskId, lostNode: NodeId) => boolean;
-  /** Set by the runtime: an owned object made by a task was freed (its lineage may go). */
-  onFreed?: (id: ObjectId, task: TaskId) => void;
   closed = false;
 
-  /** `made.server`: this process's wire endpoint, when it listens already (start() then keeps its address). */
-  constructor(readonly config: CoreWorkerConfig, made: Made = {}) {
+  /**
+   * `made.server`: this process's wire endpoint, when it listens already (start() then keeps its
+   * address). `lineage`: how lost objects are made again and freed ones forgotten (the runtime's
+   * task manager and lineage; none in a process that submits no tasks).
+   */
+  constructor(readonly config: CoreWorkerConfig, made: Made = {}, lineage: ObjectLineage = NO_LINEAGE) {
     this.head = made.head ?? headClient(config.headAddress, config.token);
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
     this.values = new ValueStorage(this);
     this.peers = new Peers(config, this.head, this.agent, () => this.address, (msg, c) => this.handle(msg, c));
-    this.refs = new LocalRefCounts((id) => this.onRefDropped(id));
+    this.refs = new LocalRefCounts((id) => this.objects.dropped(id));
+    this.objects = new ObjectTable({
+      hasRef: (id) => this.refs.has(id),
+      discard: (id, v) => { if ("s" in v && !this.values.release(id)) this.values.free(v); },
+      stored: (size) => this.values.stored(size),
+      reconstruct: (task, node) => lineage.reconstruct(task, node),
+      freed: (id, task) => lineage.freed(id, task),
+    });
     // A driver answers the head's pings (it watches the driver, and ends its job when it is gone).
     if (config.mode === "driver") this.handlers.ping = () => ({ jobId: config.jobId });
     this.server = made.server ?? new WireServer(config.token);
@@ -136,9 +144,8 @@ export class CoreWorker {
   /** Store a value owned by this process; returns its ref synchronously. */
   put<T>(value: T): ObjectRef<T> {
     const id = newPutId();
-    const obj = this.newObject(id);
     const s = serialize(value, "put(value)");
-    this.setValue(id, obj, this.values.canHold(s.size) ? this.values.hold(id, s) : this.values.toWire(id, s));
+    this.objects.put(id, this.values.canHold(s.size) ? this.values.hold(id, s) : this.values.toWire(id, s));
     return new ObjectRef<T>(id, this.address);
   }
 
@@ -151,151 +158,59 @@ export class CoreWorker {
   /** Own an already serialized value (a large task argument). */
   putSerialized(s: Serialized): ObjectRef {
     const id = newPutId();
-    this.setValue(id, this.newObject(id), this.values.toWire(id, s));
+    this.objects.put(id, this.values.toWire(id, s));
     return new ObjectRef(id, this.address);
   }
 
   /** A task return that was freed is wanted again (a re-run's input): pending until its task answers. */
-  revive(id: ObjectId, task: TaskId): void {
-    if (!this.objects.has(id)) this.newObject(id).task = task;
-  }
+  revive(id: ObjectId, task: TaskId): void { this.objects.revive(id, task); }
 
   /** Register a pending owned object (a task return) and make its ref. */
   pending<T>(id: ObjectId, task: TaskId): ObjectRef<T> {
-    this.newObject(id).task = task;
+    this.objects.pending(id, task);
     return new ObjectRef<T>(id, this.address);
   }
 
-  private newObject(id: ObjectId): OwnedObject {
-    const obj: OwnedObject = { waiters: undefined, pins: 0, escaped: false };
-    this.objects.set(id, obj);
-    return obj;
-  }
-
   /** A task's return value or error arrived (or a put completed). */
-  resolve(id: ObjectId, outcome: Outcome): void {
-    const obj = this.objects.get(id);
-    if (!obj) {   // dropped by the user before it finished: nothing wants it
-      if ("value" in outcome && "s" in outcome.value) this.values.free(outcome.value);
-      return;
-    }
-    if ("value" in outcome) this.setValue(id, obj, outcome.value);
-    else { obj.error = outcome.error; this.wake(obj); }
-  }
-
-  private setValue(_id: ObjectId, obj: OwnedObject, value: WireValue): void {
-    // An inline value that arrived in a message is a view of the bytes read with it: copy a small
-    // one out, so that keeping it does not keep the whole read (wire.ts decodes bin as a view).
-    if ("v" in value && value.v.buffer.byteLength > 2 * value.v.byteLength + 4096) value = { v: Buffer.from(value.v) };
-    obj.value = value;
-    if ("s" in value) this.values.stored(value.s);
-    this.wake(obj);
-  }
-
-  private wake(obj: OwnedObject): void {
-    const w = obj.waiters;
-    if (!w) return;
-    obj.waiters = undefined;
-    if (typeof w === "function") w(obj);
-    else for (const f of w) f(obj);
-  }
+  resolve(id: ObjectId, outcome: Outcome): void { this.objects.resolve(id, outcome); }
 
   isOwned(id: ObjectId): boolean { return this.objects.has(id); }
-  isReady(id: ObjectId): boolean {
-    const o = this.objects.get(id);
-    return !!o && (o.value !== undefined || o.error !== undefined);
-  }
-  /**
-   * Call `f` once an owned object has its value or error (at once if it has): a callback, not
-   * a promise, so watching 100k objects costs 100k closures. Returns what stops the watch (before
-   * it fired), or undefined if this process does not own the object.
-   */
-  whenSettled(id: ObjectId, f: () => void): (() => void) | undefined {
-    const o = this.objects.get(id);
-    if (!o) return undefined;
-    if (o.value !== undefined || o.error !== undefined) { f(); return () => {}; }
-    addWaiter(o, f);
-    return () => {
-      const w = o.waiters;
-      if (w === f) o.waiters = undefined;
-      else if (Array.isArray(w)) { const i = w.indexOf(f); if (i >= 0) w.splice(i, 1); }
-    };
-  }
-  taskOf(id: ObjectId): TaskId | undefined { return this.objects.get(id)?.task; }
+  isReady(id: ObjectId): boolean { return this.objects.isReady(id); }
+  /** Call `f` once an owned object settles (ObjectTable.whenSettled); undefined if this process does not own it. */
+  whenSettled(id: ObjectId, f: () => void): (() => void) | undefined { return this.objects.whenSettled(id, f); }
+  taskOf(id: ObjectId): TaskId | undefined { return this.objects.taskOf(id); }
 
-  pin(ref: ObjectRef): void { const o = this.objects.get(ref.id); if (o) o.pins++; }
-  unpin(id: ObjectId): void {
-    const o = this.objects.get(id);
-    if (o && --o.pins === 0) this.maybeFree(id, o);
-  }
+  pin(ref: ObjectRef): void { this.objects.pin(ref.id); }
+  unpin(id: ObjectId): void { this.objects.unpin(id); }
 
   /** A ref travels with its owner's node and worker id, so a holder can tell when that owner is gone. */
   private encodeRef(r: ObjectRef): [ObjectId, string, NodeId?, WorkerId?] {
-    const o = this.objects.get(r.id);
-    if (o) o.escaped = true;
+    this.objects.escaped(r.id);
     if (r.owner === this.address) return [r.id, r.owner, this.config.transferAddress ? this.config.nodeId : undefined, this.config.workerId];
     const who = this.peers.owner(r.owner);
     return who ? [r.id, r.owner, who.node, who.worker] : [r.id, r.owner];
   }
 
-  private onRefDropped(id: ObjectId): void {
-    const o = this.objects.get(id);
-    if (o) this.maybeFree(id, o);
-  }
-
-  private maybeFree(id: ObjectId, o: OwnedObject): void {
-    if (o.pins > 0 || o.escaped || this.refs.has(id)) return;
-    this.objects.delete(id);
-    if (o.value && "s" in o.value && !this.values.release(id)) this.values.free(o.value);
-    if (o.task) this.onFreed?.(id, o.task);
-  }
-
   // ---- lost objects: rebuilt from lineage, as in Ray ---------------------------------------
 
-  /**
-   * The stored copy of an owned object could not be read from `node` (or that node died).
-   * A task's return is made again by re-running the task (the runtime keeps its lineage while
-   * the object lives); a put() has no lineage, so its loss is final: ObjectLostError.
-   * True while the object is being rebuilt (callers wait for it as for any pending object).
-   */
-  lost(id: ObjectId, node: NodeId): boolean {
-    const o = this.objects.get(id);
-    if (!o) return false;
-    if (o.value === undefined && o.error === undefined) return true;   // already being made again
-    if (!o.value || !("s" in o.value) || o.value.node !== node) return !o.error;   // moved on since: read it again
-    if (o.task && this.reconstructor?.(o.task, node)) {
-      o.value = undefined;   // pending until the re-run answers (the runtime resets its other returns too)
-      return true;
-    }
-    o.value = undefined;
-    o.error = { name: "ObjectLostError", message: o.task
-      ? `object ${id} was lost with node ${node} and cannot be rebuilt: the task that made it has no retries left (maxRetries). Tip: raise maxRetries on that task.`
-      : `object ${id} was made by put() and its only copy was on node ${node}, which is gone; a put() value cannot be rebuilt. Tip: keep the process that put it, or make the value in a task so it can be re-run.` };
-    this.wake(o);
-    return false;
-  }
+  /** The stored copy of an owned object could not be read from `node` (ObjectTable.lost): true while it is made again. */
+  lost(id: ObjectId, node: NodeId): boolean { return this.objects.lost(id, node); }
 
   /** The task that made this object runs again: its value is pending until the new reply. */
-  reset(id: ObjectId, lostNode: NodeId): void {
-    const o = this.objects.get(id);
-    if (!o) return;
-    if (o.value && "s" in o.value && o.value.node !== lostNode && !this.values.release(id)) this.values.free(o.value);   // a sibling return's copy elsewhere
-    o.value = undefined;
-    o.error = undefined;
-  }
+  reset(id: ObjectId, lostNode: NodeId): void { this.objects.reset(id, lostNode); }
 
   /** An owned object, its copy first declared lost if that copy's node has died (get.ts reads it). */
-  owned(id: ObjectId): OwnedObject | undefined {
+  owned(id: ObjectId): ObjectEntry | undefined {
     const obj = this.objects.get(id);
     const v = obj?.value;
-    if (v && "s" in v && this.peers.isDead(v.node)) this.lost(id, v.node);
+    if (v && "s" in v && this.peers.isDead(v.node)) this.objects.lost(id, v.node);
     return obj;
   }
 
   async locate(ref: ObjectRef): Promise<Outcome> {
     const obj = this.owned(ref.id);
     if (obj) {
-      while (obj.value === undefined && obj.error === undefined) await new Promise<void>((r) => addWaiter(obj, () => r()));
+      while (!settled(obj)) await new Promise<void>((r) => addWaiter(obj, () => r()));
       return obj.error ? { error: obj.error } : { value: obj.value! };
     }
     if (ref.owner === this.address) {
@@ -327,7 +242,7 @@ export class CoreWorker {
   /** Where an object is now, after its copy on `node` could not be read (rebuilt by its owner if it can be). */
   relocate(ref: ObjectRef, node: NodeId): Promise<Outcome> {
     if (!this.objects.has(ref.id)) return this.peers.askOwner(ref, node);
-    this.lost(ref.id, node);
+    this.objects.lost(ref.id, node);
     return this.locate(ref);
   }
 
@@ -351,7 +266,7 @@ export class CoreWorker {
         }
         const obj = this.objects.get(msg.id);
         if (!obj) return { error: { name: "ObjectLostError", message: `object ${msg.id} is not known to its owner (freed or never created)` } };
-        if (msg.lost) this.lost(msg.id, msg.lost);   // the asker could not read the copy it was told of
+        if (msg.lost) this.objects.lost(msg.id, msg.lost);   // the asker could not read the copy it was told of
         return this.locate(new ObjectRefLike(msg.id, this.address) as unknown as ObjectRef)
           .then((o) => ("value" in o ? { value: this.exported(o.value) } : o));
       }
@@ -382,6 +297,13 @@ export class CoreWorker {
     return h(msg, conn);
   }
 }
+
+/** How an owner's lost objects are made again and its freed ones forgotten (the runtime's task manager and lineage). */
+export interface ObjectLineage {
+  reconstruct(task: TaskId, lostNode: NodeId): boolean;
+  freed(id: ObjectId, task: TaskId): void;
+}
+const NO_LINEAGE: ObjectLineage = { reconstruct: () => false, freed: () => {} };
 
 /** Requests a process serves only in some roles: a worker runs pushed tasks, a driver answers the head's pings. */
 type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, conn: Connection) => WireReply<T> | Promise<WireReply<T>> };

@@ -19,8 +19,9 @@
 // held in a ring, had cost the driver ~5 µs of CPU per task in garbage collection (see
 // docs/performance.md). Times are numbers (ms since the epoch, fractional) from
 // performance.now(), never Date objects, read once per burst.
-import { taskIdOf, type JobId, type NodeId, type TaskId, type WorkerId } from "../ids.js";
+import { taskIdOf, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { Stimulus, TaskState } from "./tasks/task-states.js";
+import type { ObjectState, ObjectStimulus } from "./objects/object-states.js";
 
 /** One transition of a task on its owner. */
 export interface TaskEvent {
@@ -44,8 +45,24 @@ export interface TaskEvent {
   readonly errorType: string | undefined;
 }
 
-/** Every kind of event the ring carries (actors and objects to come). */
-export type HeliosEvent = TaskEvent;
+/** One transition of an object on its owner. */
+export interface ObjectEvent {
+  readonly kind: "object";
+  readonly id: ObjectId;
+  readonly state: ObjectState;
+  readonly from: ObjectState | undefined;
+  readonly stimulus: ObjectStimulus;
+  readonly time: number;
+  /** Its size in bytes once known (0 before). */
+  readonly size: number;
+  /** The node whose store holds it, when it is stored. */
+  readonly node: NodeId | undefined;
+  /** The error's name, when it failed or was lost. */
+  readonly errorType: string | undefined;
+}
+
+/** Every kind of event the ring carries (actors to come). */
+export type HeliosEvent = TaskEvent | ObjectEvent;
 
 /** The sequence number of "no event" (a task not yet recorded). */
 export const NO_EVENT = -1;
@@ -73,16 +90,21 @@ export function eventTime(): number {
   return clock;
 }
 
+const TASK = 0;
+const OBJECT = 1;
+
 /** The ring's columns: entry `seq` lives at index seq % capacity. */
 interface Columns {
+  kind: Uint8Array;
   time: Float64Array;
   prev: Float64Array;
   attempt: Uint32Array;
-  /** The task's number (taskIdOf() makes its id). */
+  /** The task's number (taskIdOf() makes its id); an object's size. */
   task: Float64Array;
-  state: Array<TaskState | undefined>;
-  from: Array<TaskState | undefined>;
-  stimulus: Array<Stimulus | undefined>;
+  object: Array<ObjectId | undefined>;
+  state: Array<TaskState | ObjectState | undefined>;
+  from: Array<TaskState | ObjectState | undefined>;
+  stimulus: Array<Stimulus | ObjectStimulus | undefined>;
   job: Array<JobId | undefined>;
   name: Array<string | undefined>;
   node: Array<NodeId | undefined>;
@@ -117,9 +139,22 @@ export class EventRing {
     const seq = this.written++;
     if (seq - this.taken >= this.capacity) { this.taken++; this.dropped++; }   // full: the oldest untaken goes
     const i = seq % this.capacity;
-    c.time[i] = time; c.prev[i] = prev; c.attempt[i] = attempt;
-    c.task[i] = task; c.state[i] = state; c.from[i] = from; c.stimulus[i] = stimulus;
+    c.kind[i] = TASK; c.time[i] = time; c.prev[i] = prev; c.attempt[i] = attempt;
+    c.task[i] = task; c.object[i] = undefined; c.state[i] = state; c.from[i] = from; c.stimulus[i] = stimulus;
     c.job[i] = job; c.name[i] = name; c.node[i] = node; c.worker[i] = worker; c.errorType[i] = errorType;
+    return seq;
+  }
+
+  /** Record a transition of an object; returns its sequence number (`prev` as for task()). */
+  object(id: ObjectId, state: ObjectState, from: ObjectState | undefined, stimulus: ObjectStimulus, time: number,
+    size: number, node: NodeId | undefined, errorType: string | undefined, prev: number): number {
+    const c = this.cols ?? (this.cols = columns(this.capacity));
+    const seq = this.written++;
+    if (seq - this.taken >= this.capacity) { this.taken++; this.dropped++; }
+    const i = seq % this.capacity;
+    c.kind[i] = OBJECT; c.time[i] = time; c.prev[i] = prev; c.attempt[i] = 0;
+    c.task[i] = size; c.object[i] = id; c.state[i] = state; c.from[i] = from; c.stimulus[i] = stimulus;
+    c.job[i] = undefined; c.name[i] = undefined; c.node[i] = node; c.worker[i] = undefined; c.errorType[i] = errorType;
     return seq;
   }
 
@@ -130,8 +165,12 @@ export class EventRing {
   event(seq: number): HeliosEvent {
     const c = this.cols!;
     const i = seq % this.capacity;
-    return { kind: "task", id: this.idOf(c.task[i]), attempt: c.attempt[i], state: c.state[i]!, from: c.from[i], stimulus: c.stimulus[i]!, time: c.time[i],
-      job: c.job[i]!, name: c.name[i]!, node: c.node[i], worker: c.worker[i], errorType: c.errorType[i] };
+    if (c.kind[i] === OBJECT) {
+      return { kind: "object", id: c.object[i]!, state: c.state[i] as ObjectState, from: c.from[i] as ObjectState | undefined,
+        stimulus: c.stimulus[i] as ObjectStimulus, time: c.time[i], size: c.task[i], node: c.node[i], errorType: c.errorType[i] };
+    }
+    return { kind: "task", id: this.idOf(c.task[i]), attempt: c.attempt[i], state: c.state[i] as TaskState, from: c.from[i] as TaskState | undefined,
+      stimulus: c.stimulus[i] as Stimulus, time: c.time[i], job: c.job[i]!, name: c.name[i]!, node: c.node[i], worker: c.worker[i], errorType: c.errorType[i] };
   }
 
   /** The chain of events ending at `last` (following each one's previous), oldest first: at most `max`, those still held. */
@@ -151,7 +190,7 @@ export class EventRing {
 
 function columns(n: number): Columns {
   const refs = <T>(): Array<T | undefined> => new Array<T | undefined>(n).fill(undefined);
-  return { time: new Float64Array(n), prev: new Float64Array(n), attempt: new Uint32Array(n), task: new Float64Array(n), state: refs(), from: refs(),
+  return { kind: new Uint8Array(n), time: new Float64Array(n), prev: new Float64Array(n), attempt: new Uint32Array(n), task: new Float64Array(n), object: refs(), state: refs(), from: refs(),
     stimulus: refs(), job: refs(), name: refs(), node: refs(), worker: refs(), errorType: refs() };
 }
 

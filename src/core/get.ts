@@ -1,10 +1,24 @@
 // get() of a list of refs: where each value is, then the values in order.
-import type { CoreWorker } from "./core-worker.js";
 import type { ObjectRef } from "./object-ref.js";
-import { addWaiter, type OwnedObject } from "./owned.js";
+import { addWaiter, settled as isSettled, type ObjectEntry, type Outcome } from "./objects/object-table.js";
 import { deserialize } from "../serialization.js";
 import { GetTimeoutError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import type { WireValue } from "../protocol.js";
+
+/** What get() needs of its owner (the core worker; a fake in a unit test). */
+export interface GetHost {
+  isReady(id: ObjectRef["id"]): boolean;
+  /** The owned object's entry (its copy declared lost first if that copy's node died); undefined when another process owns it. */
+  owned(id: ObjectRef["id"]): ObjectEntry | undefined;
+  /** Where a value is: waits for an owned one to settle, asks the owner of another. */
+  locate(ref: ObjectRef): Promise<Outcome>;
+  /** The user's value of a located object (a stored copy that cannot be read is relocated). */
+  read(ref: ObjectRef, o: Outcome): Promise<unknown>;
+  /** Keep the process alive while `p` is awaited. */
+  hold<T>(p: Promise<T>): Promise<T>;
+  /** Set in a worker: tell its agent it blocks (its CPU is lent out meanwhile). */
+  readonly blockedHook?: (blocked: boolean) => Promise<void>;
+}
 
 /** What locateAll() found for a ref: the owned object itself, or an outcome. */
 export type Located = { value?: WireValue; error?: ErrorInfo };
@@ -15,7 +29,7 @@ export class FailedRef extends Error {
 }
 
 /** The values of refs in order (CoreWorker.get). `failFast`: reject with FailedRef as soon as one of them fails (helios/util's Pool). */
-export async function getValues(core: CoreWorker, refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
+export async function getValues(core: GetHost, refs: ObjectRef[], timeoutMs?: number, failFast = false): Promise<unknown[]> {
   const work = locateAll(core, refs, failFast);
   const notReady = refs.some((r) => !core.isReady(r.id));
   if (notReady && core.blockedHook) await core.blockedHook(true);
@@ -33,14 +47,14 @@ export async function getValues(core: CoreWorker, refs: ObjectRef[], timeoutMs?:
  * the whole list (get() of 100k task results had made ~5 promises per ref); the others are
  * located one by one. `failFast`: reject with FailedRef as soon as one of them fails.
  */
-export function locateAll(core: CoreWorker, refs: ObjectRef[], failFast: boolean): Promise<Located[]> {
+export function locateAll(core: GetHost, refs: ObjectRef[], failFast: boolean): Promise<Located[]> {
   const out = new Array<Located>(refs.length);
   let left = 1;
   let done!: (o: Located[]) => void;
   let fail!: (e: unknown) => void;
   const all = new Promise<Located[]>((resolve, reject) => { done = resolve; fail = reject; });
   const one = () => { if (--left === 0) done(out); };
-  const settled = failFast ? (o: OwnedObject) => { if (o.error) fail(new FailedRef(out.indexOf(o))); one(); } : one;
+  const settled = failFast ? (o: ObjectEntry) => { if (o.error) fail(new FailedRef(out.indexOf(o))); one(); } : one;
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i];
     const obj = core.owned(ref.id);
@@ -54,7 +68,7 @@ export function locateAll(core: CoreWorker, refs: ObjectRef[], failFast: boolean
       continue;
     }
     out[i] = obj;
-    if (obj.value !== undefined || obj.error !== undefined) {
+    if (isSettled(obj)) {
       if (failFast && obj.error) { fail(new FailedRef(i)); return all; }
       continue;
     }
@@ -66,7 +80,7 @@ export function locateAll(core: CoreWorker, refs: ObjectRef[], failFast: boolean
 }
 
 /** The values of located objects: inline ones decoded here and now, stored ones read (CoreWorker.read). */
-export function readAll(core: CoreWorker, refs: ObjectRef[], located: Located[]): unknown[] | Promise<unknown[]> {
+export function readAll(core: GetHost, refs: ObjectRef[], located: Located[]): unknown[] | Promise<unknown[]> {
   for (const o of located) if (o.error) throw fromErrorInfo(o.error);
   const values = new Array<unknown>(refs.length);
   let slow: Promise<void>[] | undefined;

@@ -8,7 +8,7 @@ import type { IncomingMessage } from "../rpc/messages.js";
 import { RpcClient, type AgentClient, type HeadClient } from "../rpc/grpc.js";
 import { ConnectionClosedError } from "../errors.js";
 import type { NodeId, ObjectId, WorkerId } from "../ids.js";
-import type { Outcome } from "./owned.js";
+import type { Outcome } from "./objects/object-table.js";
 
 /** What Peers needs of its core worker's configuration. */
 export interface PeersConfig {

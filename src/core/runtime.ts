@@ -28,13 +28,15 @@ export class Runtime {
 
   /** `made`: the process's wire endpoint and head client, when it has them already (a driver's embedded cluster). */
   constructor(config: CoreWorkerConfig, made?: Made) {
-    this.core = new CoreWorker(config, made);
+    // The core's lost objects are rebuilt by the task manager, made below (the calls come later).
+    this.core = new CoreWorker(config, made, {
+      reconstruct: (taskId, node) => this.tasks.reconstruct(taskId, node),
+      freed: (_id, taskId) => this.lineage.freed(taskId),
+    });
     this.lineage = new Lineage(this.core);
     this.tasks = new TaskManager(this.core, this.lineage, (reports) => new TaskSubmitter(this.core, reports));
     this.submitter = this.tasks.transport as TaskSubmitter;
     this.actors = new ActorCaller(this.core);
-    this.core.reconstructor = (taskId, node) => this.tasks.reconstruct(taskId, node);
-    this.core.onFreed = (_id, taskId) => this.lineage.freed(taskId);
     setActorCallSink(this);
   }
 

@@ -9,7 +9,7 @@ import { concat, readParts, type Serialized } from "../serialization.js";
 import { ObjectLostError } from "../errors.js";
 import type { NodeId, ObjectId, WorkerId } from "../ids.js";
 import type { StoredValue, WireValue } from "../protocol.js";
-import type { LocalStore } from "./store.js";
+import type { LocalStore } from "../object-store/local-store.js";
 import { HeldValues } from "./held-values.js";
 import { collectGarbage, STORE_GC_BYTES } from "./gc.js";
 

@@ -1,10 +1,19 @@
 // wait(): the first `numReturns` of a list of refs that are ready, within a timeout.
-import type { CoreWorker } from "./core-worker.js";
 import type { ObjectRef } from "./object-ref.js";
+import type { Outcome } from "./objects/object-table.js";
+
+/** What wait() needs of its owner (the core worker; a fake in a unit test). */
+export interface WaitHost {
+  isReady(id: ObjectRef["id"]): boolean;
+  /** Call `f` once an owned object settles; undefined when another process owns it. */
+  whenSettled(id: ObjectRef["id"], f: () => void): (() => void) | undefined;
+  locate(ref: ObjectRef): Promise<Outcome>;
+  hold<T>(p: Promise<T>): Promise<T>;
+}
 
 export interface WaitResult { ready: ObjectRef[]; pending: ObjectRef[] }
 
-export async function waitRefs(core: CoreWorker, refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult> {
+export async function waitRefs(core: WaitHost, refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<WaitResult> {
   // Fast path: enough of our own objects are ready already (no promise per ref).
   const ready: ObjectRef[] = [];
   const pending: ObjectRef[] = [];
@@ -21,7 +30,7 @@ export async function waitRefs(core: CoreWorker, refs: ObjectRef[], numReturns: 
  * per pending owned object, stopped again when this wait ends: repeated waits over a long list
  * (wait(notReady) in a loop) must not pile up waiters.
  */
-function settled(core: CoreWorker, refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectRef>> {
+function settled(core: WaitHost, refs: ObjectRef[], numReturns: number, timeoutMs?: number): Promise<Set<ObjectRef>> {
   const done = new Set<ObjectRef>();
   return new Promise((resolve) => {
     const stops: Array<() => void> = [];

@@ -90,7 +90,7 @@ export class TaskManager implements SubmitterReports {
   }
 
   /** A task's last transitions still held in the event ring (at most STORY_LENGTH), oldest first. */
-  story(task: TaskRecord): TaskEvent[] { return this.events.chain(task.lastEvent, STORY_LENGTH); }
+  story(task: TaskRecord): TaskEvent[] { return this.events.chain(task.lastEvent, STORY_LENGTH) as TaskEvent[]; }
 
   /** Every live task with its story, for debugging: e.g. console.error(runtime.tasks.dump()). */
   dump(): string {

@@ -1,6 +1,7 @@
-// The node's object store as seen by a core worker: one file per large object in the
-// node's store directory (in /dev/shm when it is large enough). The agent creates the
-// directory and removes it with the node; owners ask the agent to free objects.
+// The node's object store, shared by the processes of a node: core workers write and read it,
+// the agent counts, spills, serves and frees it. One file per large object in the node's store
+// directory (in /dev/shm when it is large enough). The agent creates the directory and removes
+// it with the node; owners ask the agent to free objects.
 //
 // Freed files are not deleted but kept as segments in `.pool/` for the next write: writing
 // into pages a file already has runs at ~5.7 GB/s here, into fresh pages at ~2.3 GB/s (the
