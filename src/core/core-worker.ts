@@ -83,7 +83,7 @@ export class CoreWorker {
     this.refs = new LocalRefCounts((id) => this.objects.dropped(id));
     this.objects = new ObjectTable({
       hasRef: (id) => this.refs.has(id),
-      discard: (id, v) => { if ("s" in v && !this.values.release(id)) this.values.free(v); },
+      discard: (_id, v) => { if ("s" in v) this.values.discard(v); },
       stored: (size) => this.values.stored(size),
       reconstruct: (task, node) => lineage.reconstruct(task, node),
       freed: (id, task) => lineage.freed(id, task),
