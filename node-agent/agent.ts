@@ -1,16 +1,18 @@
-// The node agent: grants worker leases against the node's resources, starts actors in
-// dedicated workers, lends a CPU back while a worker blocks in get(), and streams worker
-// logs to the drivers that own them.
+// The node agent: grants worker leases against the node's resources (the lease table is
+// leases.ts), starts actors in dedicated workers, lends a CPU back while a worker blocks in
+// get(), and streams worker logs to the drivers that own them.
 import type { StoreStats } from "./store-monitor.js";
 import * as os from "node:os";
 import type { ChildProcess } from "node:child_process";
-import { WorkerPool, envKey, type Worker } from "./worker-pool.js";
+import { WorkerPool, type Worker } from "./worker-pool.js";
+import { LeaseTable } from "./leases.js";
+import { moveWorker } from "./worker-states.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import { HEAD_RECONNECT_MS, RpcClient, type CallContext, type HeadClient } from "../src/rpc/grpc.js";
-import { TaskUnschedulableError, WorkerCrashedError, foreignName, type ErrorInfo } from "../src/errors.js";
-import { fits, give, take, formatResources as fmt } from "../src/resources.js";
-import { newLeaseId, type ActorId, type JobId, type LeaseId, type NodeId, type ObjectId, type WorkerId } from "../src/ids.js";
-import type { EnvVars, JobInfo, LeaseReply, LeaseRequest, NodeRegistration, Resources, StartActorReply, StartActorRequest } from "../src/protocol.js";
+import { TaskUnschedulableError, foreignName, type ErrorInfo } from "../src/errors.js";
+import { fits, formatResources as fmt } from "../src/resources.js";
+import type { ActorId, JobId, LeaseId, NodeId, ObjectId, WorkerId } from "../src/ids.js";
+import type { JobInfo, LeaseReply, LeaseRequest, NodeRegistration, Resources, StartActorReply, StartActorRequest } from "../src/protocol.js";
 import type { ObjectTransfer } from "./transfer.js";
 import { fetchPackage } from "../src/cluster/package.js";
 import * as path from "node:path";
@@ -18,12 +20,6 @@ import { MemoryMonitor, memoryConfigFromEnv, type MemoryConfig } from "./memory-
 import { agentRequests } from "./requests.js";
 import { validated } from "../src/rpc/schema.js";
 import type { AgentToWorker, WorkerToAgent } from "../src/rpc/messages.js";
-
-/** A lease or actor waiting for resources: `want` must be free, `alloc` is what it holds. */
-interface Waiting { want: Resources; alloc: Resources; jobId: JobId; envVars?: EnvVars; envKey: string; grant: (w: Worker) => void; fail: (e: Error) => void; starts: number }
-
-/** Workers that may exit before they are ready, for one request, before it fails (a job whose workers cannot start). */
-const MAX_WORKER_STARTS = 5;
 
 /**
  * A granted lease whose owner has not pushed to the worker by then is taken back if the owner has
@@ -56,13 +52,10 @@ export class NodeAgent {
   readonly total: Resources;
   readonly available: Resources;
   private jobs = new Map<JobId, JobInfo & { logs?: Promise<Connection> }>();
-  private waiting: Waiting[] = [];
-  private leases = new Map<LeaseId, Worker>();
+  readonly leases: LeaseTable;
   readonly head: HeadClient;
   private closing = false;
   readonly memory: MemoryMonitor;
-  /** When each busy worker got its current lease or actor: the memory monitor kills the newest first. */
-  private busySince = new WeakMap<Worker, number>();
   /** Why workers died, when known (killed out of memory, an uncaught exception), for their owners to ask (`workerFate`). */
   private fates = new Map<WorkerId, ErrorInfo>();
   /** Jobs whose driver ended (the head says so): their workers stop once they hold no lease. */
@@ -71,19 +64,21 @@ export class NodeAgent {
   private firstStarts = new Set<JobId>();
 
   constructor(private config: AgentConfig, private transfer: ObjectTransfer) {
-    this.total = { ...config.resources };
-    this.available = { ...config.resources };
-    this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
     this.pool = new WorkerPool({ ...config,
       onLines: (jobId, lines) => this.forwardLogs(jobId, lines),
       onExit: (w) => this.onWorkerExit(w),
       onOwnersGone: (w, gone) => this.ownersGone(w, gone),
       onUncaught: (w, e) => this.remember(w, uncaughtFate(w, e, config.nodeId)) });
+    this.leases = new LeaseTable(config.resources, { nodeId: config.nodeId, logDir: config.logDir, pool: this.pool,
+      job: (jobId) => this.job(jobId), jobEnded: (jobId) => this.ended.has(jobId) });
+    this.total = this.leases.total;
+    this.available = this.leases.available;
+    this.head = new RpcClient(config.headAddress, "Head", config.token, { reconnectMs: HEAD_RECONNECT_MS });
     this.memory = new MemoryMonitor(config.memory ?? memoryConfigFromEnv(), {
       nodeId: config.nodeId,
       workerPids: () => [...this.pool.workers.values()].map((w) => w.pid),
       candidates: () => [...this.pool.workers.values()].filter((w) => w.state === "leased" || w.state === "actor")
-        .map((w) => ({ pid: w.pid, kind: w.state === "actor" ? "actor" : "task", since: this.busySince.get(w) ?? 0 })),
+        .map((w) => ({ pid: w.pid, kind: w.state === "actor" ? "actor" : "task", since: this.leases.since(w) })),
       kill: (pid, fate) => this.killForMemory(pid, fate),
     });
     this.memory.start();
@@ -95,13 +90,13 @@ export class NodeAgent {
       registerDriver: (j: JobInfo) => this.registerDriver(j),
       requestLease: (r: LeaseRequest, ctx: CallContext) => this.requestLease(r, ctx),
       fetchObject: (r: { id: ObjectId; from: string }) => this.transfer.fetch(r.id, r.from).then(() => ({})),
-      returnLease: (r: { leaseId: LeaseId }) => { this.release(r.leaseId); return {}; },
+      returnLease: (r: { leaseId: LeaseId }) => { this.leases.release(r.leaseId, "returned"); return {}; },
       startActor: (r) => this.startActor(r),
       killWorker: (r: { workerId: WorkerId }) => ({ killed: this.pool.kill(r.workerId) }),
       // Asked by an owner whose worker's connection closed; answering also shows this node is alive.
       workerFate: (r: { workerId: WorkerId }) => ({ oom: this.fates.get(r.workerId) }),
-      workerBlocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, true),
-      workerUnblocked: (r: { workerId: WorkerId }) => this.setBlocked(r.workerId, false),
+      workerBlocked: (r: { workerId: WorkerId }) => { this.leases.setBlocked(this.pool.workers.get(r.workerId), true); return {}; },
+      workerUnblocked: (r: { workerId: WorkerId }) => { this.leases.setBlocked(this.pool.workers.get(r.workerId), false); return {}; },
       jobEnded: (r: { jobId: JobId }) => this.jobEnded(r.jobId),
       info: () => ({ nodeId: this.config.nodeId, total: this.total, available: this.available, transfer: this.transfer.stats,
         workers: [...this.pool.workers.values()].map((w) => ({ workerId: w.id, pid: w.pid, state: w.state, jobId: w.jobId, actorId: w.actorId, address: w.address,
@@ -169,7 +164,7 @@ export class NodeAgent {
     const strategy = r.strategy ?? "DEFAULT";
     const here = this.config.nodeId;
     // Fast path without the head: DEFAULT work that fits here now, or affinity to this node.
-    const local = (strategy === "DEFAULT" && fits(this.available, r.resources) && this.waiting.length === 0) ||
+    const local = (strategy === "DEFAULT" && fits(this.available, r.resources) && this.leases.queued === 0) ||
       (typeof strategy === "object" && strategy.nodeId === here && fits(this.total, r.resources));
     if (!r.spilled && !local) {
       const p = await this.head.call("placeLease", { resources: r.resources, strategy, local: here, localAvailable: this.available });
@@ -178,14 +173,10 @@ export class NodeAgent {
     if (!fits(this.total, r.resources)) {
       throw new TaskUnschedulableError(`the task needs ${fmt(r.resources)} but node ${here} has ${fmt(this.total)} in total. Tip: lower numCpus/numGpus/resources, or start a node that has them.`);
     }
-    const worker = await this.acquire(r.jobId, r.resources, r.resources, r.envVars);
-    const leaseId = newLeaseId();
-    worker.state = "leased";
-    worker.leaseId = leaseId;
-    worker.leaseOwner = r.owner;
-    this.leases.set(leaseId, worker);
+    const worker = await this.leases.acquire(r.jobId, r.resources, r.resources, r.envVars);
+    const leaseId = this.leases.lease(worker, r.owner);
     if (ctx.cancelled()) {   // the owner left while this request waited: nobody will use or return it
-      this.release(leaseId);
+      this.leases.release(leaseId, "cancelled");
       throw new Error("lease request cancelled");
     }
     this.checkClaimed(worker, leaseId, r.owner, Date.now());
@@ -198,7 +189,7 @@ export class NodeAgent {
     setTimeout(async () => {
       if (!unclaimed()) return;
       if (Date.now() - since < UNCLAIMED_LEASE_MAX_MS && await this.reachable(owner)) return this.checkClaimed(worker, leaseId, owner, since);
-      if (unclaimed()) this.release(leaseId);
+      if (unclaimed()) this.leases.release(leaseId, "unclaimed");
     }, UNCLAIMED_LEASE_MS).unref();
   }
 
@@ -211,79 +202,12 @@ export class NodeAgent {
     });
   }
 
-  /** Wait for resources, take them, then hand out an idle (or new) worker of the job, started with these extra variables. */
-  private acquire(jobId: JobId, want: Resources, placement: Resources = want, envVars?: EnvVars): Promise<Worker> {
-    return new Promise<Worker>((grant, fail) => {
-      this.waiting.push({ want: placement, alloc: want, jobId, envVars, envKey: envKey(envVars), fail, grant, starts: 0 });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    for (const req of [...this.waiting]) {
-      if (!fits(this.available, req.want)) continue;
-      this.waiting.splice(this.waiting.indexOf(req), 1);
-      const alloc = req.alloc;
-      take(this.available, alloc);
-      const w = this.pool.idleFor(req.jobId, req.envKey) ?? this.pool.start(this.job(req.jobId), undefined, req.envVars);
-      w.state = "leased";   // claimed, even if it is still starting
-      this.busySince.set(w, Date.now());
-      w.allocated = alloc;
-      const worker = w;
-      worker.ready.then(() => {
-        if (worker.state !== "dead") return req.grant(worker);
-        // Killed or crashed before it was ready (its resources went back as it exited): start another.
-        if (++req.starts < MAX_WORKER_STARTS) { this.waiting.unshift(req); this.pump(); return; }
-        req.fail(new WorkerCrashedError(`${req.starts} workers of job ${req.jobId} on node ${this.config.nodeId} exited before they were ready. ` +
-          `Tip: look at the worker logs in ${this.config.logDir}.`));
-      });
-    }
-  }
-
-  private release(leaseId: LeaseId): void {
-    const w = this.leases.get(leaseId);
-    if (!w) return;
-    this.leases.delete(leaseId);
-    this.freeResources(w);
-    if (w.state === "leased") w.state = "idle";
-    w.leaseId = undefined;
-    w.leaseOwner = undefined;
-    if (w.state === "idle" && this.ended.has(w.jobId)) this.pool.kill(w.id);   // its job is over: nothing will lease it again
-    else if (w.state === "idle" && w.envKey && this.idleWithEnv(w.jobId) > os.cpus().length) this.pool.kill(w.id);   // kept for one task's variables: only a few
-    this.pump();
-  }
-
-  /** Idle workers of the job started with a task's or actor's own variables (each runs only work that asks for the same). */
-  private idleWithEnv(jobId: JobId): number {
-    let n = 0;
-    for (const w of this.pool.workers.values()) if (w.jobId === jobId && w.state === "idle" && w.envKey) n++;
-    return n;
-  }
-
   /** A job's driver ended: stop its workers that hold no lease now, and the others as their leases come back. */
   private jobEnded(jobId: JobId) {
     this.ended.add(jobId);
     if (this.ended.size > 10_000) this.ended.delete(this.ended.values().next().value!);
     // Leased workers may still serve a detached actor's tasks; actors' workers are stopped by the head.
     for (const w of this.pool.workers.values()) if (w.jobId === jobId && (w.state === "idle" || w.state === "starting")) this.pool.kill(w.id);
-    return {};
-  }
-
-  private freeResources(w: Worker): void {
-    if (!w.allocated) return;
-    const alloc = { ...w.allocated };
-    if (w.blocked) alloc.CPU = 0;   // lent back already
-    give(this.available, alloc);
-    w.allocated = undefined;
-    w.blocked = false;
-  }
-
-  private setBlocked(id: WorkerId, blocked: boolean) {
-    const w = this.pool.workers.get(id);
-    if (!w || w.state !== "leased" || !w.allocated?.CPU || w.blocked === blocked) return {};
-    w.blocked = blocked;
-    this.available.CPU = (this.available.CPU ?? 0) + (blocked ? w.allocated.CPU : -w.allocated.CPU);
-    if (blocked) this.pump();
     return {};
   }
 
@@ -300,8 +224,8 @@ export class NodeAgent {
 
   private async constructActor(r: StartActorRequest): Promise<StartActorReply> {
     await this.learnJob(r.jobId);
-    const w = await this.acquire(r.jobId, r.resources, r.placement, r.envVars);
-    w.state = "actor";
+    const w = await this.leases.acquire(r.jobId, r.resources, r.placement, r.envVars);
+    moveWorker(w, "actor", "actor-started");
     w.actorId = r.actorId;
     w.proc.once("exit", () => this.actorStarts.delete(r.actorId));   // started again (a restart) constructs anew
     const reply = await new Promise<{ error?: ErrorInfo }>((resolve) => {
@@ -330,20 +254,19 @@ export class NodeAgent {
 
   /** A leased worker lost the connection from its lease's owner: the owner is gone (or gave the lease up), take it back. */
   ownersGone(w: Worker, gone: string[]): void {
-    if (w.state === "leased" && w.leaseId && w.leaseOwner && gone.includes(w.leaseOwner)) this.release(w.leaseId);
+    if (w.state === "leased" && w.leaseId && w.leaseOwner && gone.includes(w.leaseOwner)) this.leases.release(w.leaseId, "owner-gone");
   }
 
   private onWorkerExit(w: Worker): void {
     if (this.closing) return;
-    if (w.leaseId) this.leases.delete(w.leaseId);
-    this.freeResources(w);
+    this.leases.workerExited(w);
     // Every exit goes to the head: the actor in the worker is lost, and the actors it owned die with it.
     const fate = this.fates.get(w.id);
     const death: ErrorInfo = fate ? { ...fate, message: `its worker ${fate.message}` } : { name: "ActorDiedError", message: `its worker (pid ${w.pid}) exited` };
     this.head.call("workerDied", { workerId: w.id, nodeId: this.config.nodeId, actorId: w.actorId, death }).catch(() => {});
     const job = this.jobs.get(w.jobId);
     if (job && !w.actorId && !w.envKey && !this.ended.has(w.jobId) && this.pool.countFor(w.jobId, ["starting", "idle"]) === 0) this.pool.start(job);
-    this.pump();
+    this.leases.pump();
   }
 
   private forwardLogs(jobId: JobId, lines: Array<{ err: boolean; text: string }>): void {
@@ -375,7 +298,7 @@ export class NodeAgent {
     this.memory.stop();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.pool.killAll();
-    for (const w of this.waiting) w.fail(new Error("node agent is shutting down"));
+    this.leases.close();
     this.head.close();
   }
 }

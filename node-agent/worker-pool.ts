@@ -12,11 +12,10 @@ import type { AgentToWorker, WorkerToAgent } from "../src/rpc/messages.js";
 import { workerEnv } from "../src/cluster/daemon.js";
 import { setting } from "../src/config.js";
 import { socketPath, splitAddress } from "../src/rpc/local-socket.js";
+import { moveWorker, type WorkerEvent, type WorkerState } from "./worker-states.js";
 
-/*  Worker lifecycle:  starting ──ready──▶ idle ◀──lease returned── leased
-                                          └──startActor──▶ actor        any ──exit──▶ dead      */
-
-export type WorkerState = "starting" | "idle" | "leased" | "actor" | "dead";
+/** A worker's lifecycle (states, moves, picture) is in worker-states.ts; moveWorker() is its only writer. */
+export type { WorkerState } from "./worker-states.js";
 
 export interface Worker {
   id: WorkerId;
@@ -26,6 +25,8 @@ export interface Worker {
   proc: ChildProcess;
   pid: number;
   state: WorkerState;
+  /** Its last moves (worker-states.ts). */
+  story: WorkerEvent[];
   address?: string;
   leaseId?: LeaseId;
   /** The wire address of the lease's owner. */
@@ -107,7 +108,7 @@ export class WorkerPool {
       driverWorkingDir: job.workingDir && job.workingDir !== job.cwd ? job.workingDir : undefined };
     proc.send({ t: "env", env } satisfies AgentToWorker);
     let resolveReady!: () => void;
-    const w: Worker = { id, jobId: job.jobId, envKey: envKey(envVars), proc, pid: proc.pid!, state: "starting", owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
+    const w: Worker = { id, jobId: job.jobId, envKey: envKey(envVars), proc, pid: proc.pid!, state: "starting", story: [], owners: new Set(), ready: new Promise((r) => (resolveReady = r)) };
     this.workers.set(id, w);
     const log = fs.createWriteStream(path.join(this.ctx.logDir, `worker-${id}-${proc.pid}.log`));
     const forward = (err: boolean) => (d: Buffer) => {
@@ -117,14 +118,14 @@ export class WorkerPool {
     proc.stdout!.on("data", forward(false));
     proc.stderr!.on("data", forward(true));
     proc.on("message", (m: WorkerToAgent) => {
-      if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") w.state = "idle"; resolveReady(); }
+      if (m?.t === "ready") { w.address = m.address; if (w.state === "starting") moveWorker(w, "idle", "ready"); resolveReady(); }
       else if (m?.t === "owners") { w.owners = new Set(m.owners); if (m.gone.length) this.ctx.onOwnersGone(w, m.gone); }
       else if (m?.t === "uncaught") this.ctx.onUncaught(w, m.error);
     });
     // A message to a worker that is exiting fails (ERR_IPC_CHANNEL_CLOSED): its 'exit' follows and settles what it was asked.
     proc.on("error", () => {});
     const exited = (code: number | null, signal: NodeJS.Signals | null) => {
-      w.state = "dead";
+      moveWorker(w, "dead", "exited");
       this.workers.delete(id);
       log.end();
       // A worker killed by a signal could not remove its Unix socket file: its agent does.
