@@ -109,8 +109,8 @@ export function ownerState(rt = current.rt) {
       cancelled: !!task.cancelled, worker: place?.grant.workerId, running: place?.running, story: rt.tasks.story?.(task) };
   });
   const actorCalls = [...(rt.actors?.actors?.entries() ?? [])]
-    .filter(([, s]) => s.inflight.length || s.lostCalls.length || s.dead)
-    .map(([actorId, s]) => ({ actorId, inflight: s.inflight.map((c) => c.spec.name), lost: s.lostCalls.length, dead: s.dead?.message }));
+    .filter(([, s]) => s.inflight.size || s.lostCalls.length || s.dead)
+    .map(([actorId, s]) => ({ actorId, inflight: [...s.inflight].map((c) => c.spec.name), lost: s.lostCalls.length, dead: s.dead?.message }));
   const sub = rt.submitter;
   const queues = [...(sub?.queues?.entries() ?? [])].map(([shape, q]) => ({ shape, rtt: q.rtt, leases: q.leases.size, queued: q.tasks.length,
     pipelines: sub.depth?.(q) > 1 }));
