@@ -7,6 +7,7 @@ import { ObjectRef, isObjectRef } from "./core/object-ref.js";
 import { actorRecord } from "./core/actor-handle.js";
 import type { LocalCluster } from "./cluster/local.js";
 import { IllegalStateError, InvalidArgumentError } from "./errors.js";
+import { swapCodec } from "./serialization.js";
 import { newJobId, newWorkerId, type JobId, type NodeId } from "./ids.js";
 import type { JobInfo, NodeInfo } from "./protocol.js";
 import { RpcClient, preloadGrpc, type HeadClient } from "./rpc/grpc.js";
@@ -25,7 +26,12 @@ const key = Symbol.for("helios.runtime");
 const g = globalThis as unknown as { [key]: State | undefined };
 
 /** Used by the worker entry point: the worker's runtime serves the API inside tasks. */
-export function setRuntime(runtime: Runtime): void { g[key] = { runtime }; }
+export function setRuntime(runtime: Runtime): void { begin({ runtime }); }
+/** The process's session: its runtime, whose codec reads refs and handles in values packed outside it (kv, bound arguments). */
+function begin(state: State): void {
+  g[key] = state;
+  swapCodec(state.runtime.core.codec);
+}
 
 export function runtime(): Runtime {
   const s = g[key];
@@ -101,7 +107,7 @@ export async function init(options: InitOptions = {}): Promise<void> {
     await cluster.stop();
     throw e;
   }
-  g[key] = { runtime: rt, cluster };
+  begin({ runtime: rt, cluster });
   installExitHooks();
 }
 
@@ -158,7 +164,7 @@ async function join(address: string, options: InitOptions): Promise<void> {
     namespace: options.namespace ?? `anonymous-${jobId}`, token, headAddress: address, agentAddress: home.agentAddress,
     transferAddress: local?.transferAddress, storeDir: home.storeDir, host: await localAddressTowards(address) });
   try { await startJob(rt, options, !!local); } catch (e) { rt.core.close(); throw e; }
-  g[key] = { runtime: rt };
+  begin({ runtime: rt });
   installExitHooks();
 }
 
@@ -205,6 +211,7 @@ export async function shutdown(): Promise<void> {
     await s.runtime.close();
     await s.cluster?.stop();
     g[key] = undefined;
+    swapCodec(undefined);
   })();
   return s.stopping;
 }

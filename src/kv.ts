@@ -3,7 +3,7 @@
 // Values are serialized like task arguments and survive a head restart. Large data belongs in
 // the object store (put/get); a value is limited to 1 MiB.
 import { runtime } from "./api.js";
-import { serialize, concat, deserialize } from "./serialization.js";
+import { concat } from "./serialization.js";
 import type { CallArgs, ReplyOf, RequestOf } from "./rpc/services.js";
 
 export interface KvOptions {
@@ -32,7 +32,7 @@ export const kv = {
   /** Store `value` under `key`; true when the key is new. With `overwrite: false` an existing value is kept (and false returned). */
   async put(key: string, value: unknown, options?: KvOptions & { overwrite?: boolean }): Promise<boolean> {
     const t = target("put", key, options);
-    const bytes = concat(serialize(value, `kv.put('${key}') value`));
+    const bytes = concat(runtime().core.serialize(value, `kv.put('${key}') value`));
     if (bytes.byteLength > KV_MAX_VALUE_BYTES) {
       throw new RangeError(`kv.put('${key}'): the value is ${bytes.byteLength} bytes serialized, over the 1 MiB limit. Tip: put() it in the object store and keep its ref in the kv instead.`);
     }
@@ -41,7 +41,7 @@ export const kv = {
   /** The value under `key`, or undefined. */
   async get<T = unknown>(key: string, options?: KvOptions): Promise<T | undefined> {
     const { value } = await call("kvGet", target("get", key, options));
-    return value ? deserialize(value) as T : undefined;
+    return value ? runtime().core.deserialize(value) as T : undefined;
   },
   async exists(key: string, options?: KvOptions): Promise<boolean> {
     return (await call("kvGet", target("exists", key, options))).value !== null;

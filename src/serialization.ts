@@ -14,7 +14,7 @@ const MAGIC = 0x31564c48; // "HLV1"
 const OOB_THRESHOLD = 16 * 1024;
 const alignOf = (length: number) => (length >= 64 * 1024 ? 4096 : 8);
 
-export { setHandleCodec, type HandleCodec } from "./values.js";
+export { swapCodec, type HandleCodec } from "./values.js";
 
 let sink: Uint8Array[] | null = null;     // out-of-band buffers of the value being packed
 let sources: Uint8Array[] | null = null;  // out-of-band buffers of the value being unpacked
@@ -68,7 +68,6 @@ addExtension({ Class: Binary as any, type: 0x43, pack: packBinary, unpack: unpac
 addExtension({ Class: Error, type: 0x45,
   write: (e: Error) => ({ name: e.name, message: e.message, stack: e.stack, cause: (e as any).cause }),
   read: (d: any) => { const e = new Error(d.message, d.cause !== undefined ? { cause: d.cause } : undefined); e.name = d.name; e.stack = d.stack; return e; } });
-
 
 const packr = new Packr({ useRecords: false, moreTypes: true, encodeUndefinedAsNil: false });
 

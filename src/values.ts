@@ -16,7 +16,7 @@ import { addExtension } from "msgpackr";
 import { inspect } from "node:util";
 import { SerializationError } from "./errors.js";
 
-/** How ObjectRefs and actor handles nested in values are written and rebuilt (set by the core worker). */
+/** How ObjectRefs and actor handles nested in values are written and rebuilt (each core worker has its own). */
 export interface HandleCodec {
   isRef(v: object): boolean;
   encodeRef(v: object): unknown;
@@ -25,8 +25,16 @@ export interface HandleCodec {
   encodeActor(v: object): unknown;
   decodeActor(data: any): object;
 }
+// The codec in use while a value is packed or unpacked (both synchronous): a core worker swaps
+// its own in around each of its calls (CoreWorker.serialize/deserialize); between calls it is
+// the session's (useSessionCodec), for values packed outside a core worker (kv, bound arguments).
 let codec: HandleCodec | undefined;
-export function setHandleCodec(c: HandleCodec): void { codec = c; }
+/** Use `c` for the handles in values; returns the codec it replaces, to be swapped back. */
+export function swapCodec(c: HandleCodec | undefined): HandleCodec | undefined {
+  const prev = codec;
+  codec = c;
+  return prev;
+}
 
 export const arrayKinds = [Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array, Buffer] as const;

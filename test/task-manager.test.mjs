@@ -28,6 +28,7 @@ function fakeCore() {
     locate: async (ref) => core.outcomes.get(ref.id) ?? { value: { v: new Uint8Array([7]) } },
     exported: (v) => v,
     revive: (id) => core.owned.add(id),
+    ref: (id, owner) => new ObjectRef(id, owner),
   };
   return core;
 }

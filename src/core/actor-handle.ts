@@ -19,32 +19,28 @@ export interface ActorRecord {
   maxPendingCalls?: number;
 }
 
+/** Where a handle's calls go: the runtime that made or received it. */
 export interface ActorCallSink {
   callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown;
 }
-let sink: ActorCallSink | undefined;
-export function setActorCallSink(s: ActorCallSink): void { sink = s; }
 
-export function makeActorHandle(record: ActorRecord): any {
+export function makeActorHandle(record: ActorRecord, sink: ActorCallSink): any {
   const handle: any = Object.create(missingMethods(record));
   Object.defineProperty(handle, ACTOR, { value: record });
   Object.defineProperty(handle, "actorId", { get: () => record.actorId, enumerable: true });
-  for (const m of record.methods) handle[m] = method(record, m, {});
+  for (const m of record.methods) handle[m] = method(record, m, {}, sink);
   handle[Symbol.for("nodejs.util.inspect.custom")] = () => `ActorHandle(${record.className}, ${record.actorId})`;
   return Object.freeze(handle);
 }
 
-function method(record: ActorRecord, name: string, options: CallOptions): any {
+function method(record: ActorRecord, name: string, options: CallOptions, sink: ActorCallSink): any {
   const m = () => {
     throw new TypeError(`${record.className}.${name} is an actor method: call it with handle.${name}.remote(...args) and read the result with get().`);
   };
   // The call's name ("Class.method" unless options name it) is made once, not per call.
   const callOptions = options.name !== undefined ? options : { ...options, name: `${record.className}.${name}` };
-  m.remote = (...args: unknown[]) => {
-    if (!sink) throw new Error("Helios is not initialized: call await init() first");
-    return sink.callActor(record, name, args, callOptions);
-  };
-  m.options = (o: CallOptions) => method(record, name, { ...options, ...checkCallOptions(o) });
+  m.remote = (...args: unknown[]) => sink.callActor(record, name, args, callOptions);
+  m.options = (o: CallOptions) => method(record, name, { ...options, ...checkCallOptions(o) }, sink);
   return m;
 }
 
@@ -81,4 +77,4 @@ function notFound(record: ActorRecord, name: string): ActorMethodNotFoundError {
 export const isActorHandle = (v: object): boolean => (v as any)[ACTOR] !== undefined;
 export const actorRecord = (v: object): ActorRecord => (v as any)[ACTOR];
 export const encodeActorHandle = (v: object): ActorRecord => actorRecord(v);
-export const decodeActorHandle = (d: ActorRecord): object => makeActorHandle(d);
+export const decodeActorHandle = (d: ActorRecord, sink: ActorCallSink): object => makeActorHandle(d, sink);

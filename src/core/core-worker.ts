@@ -4,16 +4,16 @@
 // requests to. Submission lives in submitter.ts, actor calls in actor-caller.ts, execution
 // of pushed work in executor.ts, connections to other processes and to owners in peers.ts,
 // the bytes of owned values in value-storage.ts, and get() of a list in get.ts.
-import { ObjectRef, LocalRefCounts, setRefTracker, isObjectRef } from "./object-ref.js";
+import { ObjectRef, LocalRefCounts, isObjectRef } from "./object-ref.js";
 import { LocalStore } from "../object-store/local-store.js";
 import { WireServer, listenInRange, type Connection } from "../rpc/wire.js";
 import { unexpected, type IncomingMessage, type RequestMessage, type WireReply } from "../rpc/messages.js";
 import { HEAD_RECONNECT_MS, RpcClient, type AgentClient, type HeadClient } from "../rpc/grpc.js";
-import { serialize, deserialize, setHandleCodec, type Serialized } from "../serialization.js";
+import { serialize, deserialize, swapCodec, type HandleCodec, type Serialized } from "../serialization.js";
 import { ObjectLostError, fromErrorInfo } from "../errors.js";
 import { newPutId, type JobId, type NodeId, type ObjectId, type TaskId, type WorkerId } from "../ids.js";
 import type { WireValue } from "../protocol.js";
-import { isActorHandle, encodeActorHandle, decodeActorHandle } from "./actor-handle.js";
+import { isActorHandle, encodeActorHandle, decodeActorHandle, type ActorCallSink } from "./actor-handle.js";
 import { waitRefs } from "./wait.js";
 import { getValues } from "./get.js";
 import { ObjectTable, addWaiter, settled, type ObjectEntry, type Outcome } from "./objects/object-table.js";
@@ -68,13 +68,18 @@ export class CoreWorker {
   handlers: Partial<ServedHere> = {};
   blockedHook?: (blocked: boolean) => Promise<void>;
   closed = false;
+  /** How refs and actor handles in values are written and read by this process (serialize(), deserialize()). */
+  readonly codec: HandleCodec;
 
   /**
    * `made.server`: this process's wire endpoint, when it listens already (start() then keeps its
-   * address). `lineage`: how lost objects are made again and freed ones forgotten (the runtime's
-   * task manager and lineage; none in a process that submits no tasks).
+   * address). `owner.lineage`: how lost objects are made again and freed ones forgotten (the
+   * runtime's task manager and lineage; none in a process that submits no tasks).
+   * `owner.actorCalls`: where calls on actor handles received in values go (the runtime).
    */
-  constructor(readonly config: CoreWorkerConfig, made: Made = {}, lineage: ObjectLineage = NO_LINEAGE) {
+  constructor(readonly config: CoreWorkerConfig, made: Made = {}, owner: CoreOwner = {}) {
+    const lineage = owner.lineage ?? NO_LINEAGE;
+    const actorCalls = owner.actorCalls ?? NO_ACTOR_CALLS;
     this.head = made.head ?? headClient(config.headAddress, config.token);
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
@@ -95,15 +100,28 @@ export class CoreWorker {
       if (config.mode === "driver") conn.unref();
       conn.onRequest = (msg, c) => this.handle(msg, c);
     });
-    setRefTracker(this.refs);
-    setHandleCodec({
+    this.codec = {
       isRef: isObjectRef,
       encodeRef: (r) => this.encodeRef(r as ObjectRef),
-      decodeRef: (d) => { if (d[3]) this.peers.learnOwner(d[1], d[2], d[3]); return new ObjectRef(d[0], d[1]); },
+      decodeRef: (d) => { if (d[3]) this.peers.learnOwner(d[1], d[2], d[3]); return this.ref(d[0], d[1]); },
       isActor: isActorHandle,
       encodeActor: encodeActorHandle,
-      decodeActor: decodeActorHandle,
-    });
+      decodeActor: (d) => decodeActorHandle(d, actorCalls),
+    };
+  }
+
+  /** A handle to `id`, counted here (its owner is told when the last one is collected, if that is us). */
+  ref<T>(id: ObjectId, owner: string = this.address): ObjectRef<T> { return new ObjectRef<T>(id, owner, this.refs); }
+
+  /** Serialize a value with this process's refs and handles (see values.ts). */
+  serialize(value: unknown, what: string): Serialized {
+    const prev = swapCodec(this.codec);
+    try { return serialize(value, what); } finally { swapCodec(prev); }
+  }
+
+  deserialize(bytes: Uint8Array | Uint8Array[]): unknown {
+    const prev = swapCodec(this.codec);
+    try { return deserialize(bytes); } finally { swapCodec(prev); }
   }
 
   async start(): Promise<void> {
@@ -120,7 +138,6 @@ export class CoreWorker {
     this.head.close();
     this.agent.close();
     clearInterval(this.keepAlive);
-    setRefTracker(undefined);
   }
 
   /** Hold the event loop open while the user awaits cluster work (sockets are unref'd). */
@@ -144,9 +161,9 @@ export class CoreWorker {
   /** Store a value owned by this process; returns its ref synchronously. */
   put<T>(value: T): ObjectRef<T> {
     const id = newPutId();
-    const s = serialize(value, "put(value)");
+    const s = this.serialize(value, "put(value)");
     this.objects.put(id, this.values.canHold(s.size) ? this.values.hold(id, s) : this.values.toWire(id, s));
-    return new ObjectRef<T>(id, this.address);
+    return this.ref<T>(id);
   }
 
   /** Bytes of put() values held in this process, and of freed buffers kept for reuse. */
@@ -159,7 +176,7 @@ export class CoreWorker {
   putSerialized(s: Serialized): ObjectRef {
     const id = newPutId();
     this.objects.put(id, this.values.toWire(id, s));
-    return new ObjectRef(id, this.address);
+    return this.ref(id);
   }
 
   /** A task return that was freed is wanted again (a re-run's input): pending until its task answers. */
@@ -168,7 +185,7 @@ export class CoreWorker {
   /** Register a pending owned object (a task return) and make its ref. */
   pending<T>(id: ObjectId, task: TaskId): ObjectRef<T> {
     this.objects.pending(id, task);
-    return new ObjectRef<T>(id, this.address);
+    return this.ref<T>(id);
   }
 
   /** A task's return value or error arrived (or a put completed). */
@@ -223,7 +240,7 @@ export class CoreWorker {
   async materialize(o: Outcome): Promise<unknown> {
     if ("error" in o) throw fromErrorInfo(o.error);
     const v = o.value;
-    return deserialize("v" in v ? v.v : await this.values.read(v));
+    return this.deserialize("v" in v ? v.v : await this.values.read(v));
   }
 
   /**
@@ -304,6 +321,12 @@ export interface ObjectLineage {
   freed(id: ObjectId, task: TaskId): void;
 }
 const NO_LINEAGE: ObjectLineage = { reconstruct: () => false, freed: () => {} };
+
+/** What the core worker's owner (the runtime) gives it. */
+export interface CoreOwner { lineage?: ObjectLineage; actorCalls?: ActorCallSink }
+const NO_ACTOR_CALLS: ActorCallSink = {
+  callActor: () => { throw new Error("this process makes no actor calls (its core worker has no runtime)"); },
+};
 
 /** Requests a process serves only in some roles: a worker runs pushed tasks, a driver answers the head's pings. */
 type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, conn: Connection) => WireReply<T> | Promise<WireReply<T>> };

@@ -2,7 +2,6 @@
 // owner holds a lease per worker); an actor runs calls in arrival order, up to
 // maxConcurrency at once, so async methods can interleave when it is above 1.
 import { load, type CodeDescriptor } from "../code/descriptor.js";
-import { serialize } from "../serialization.js";
 import { ObjectLostError, ObjectStoreFullError, SerializationError, type ErrorInfo } from "../errors.js";
 import { returnId, type ActorId } from "../ids.js";
 import type { StoredValue, TaskReply, TaskSpec, WireValue } from "../protocol.js";
@@ -126,11 +125,11 @@ export class Executor {
   }
 
   private returns(spec: TaskSpec, result: unknown): WireValue[] {
-    if (spec.numReturns === 1) return [this.core.toWire(returnId(spec.taskId, 0), serialize(result, `${spec.name}() return value`))];
+    if (spec.numReturns === 1) return [this.core.toWire(returnId(spec.taskId, 0), this.core.serialize(result, `${spec.name}() return value`))];
     if (!Array.isArray(result) || result.length !== spec.numReturns) {
       throw new TypeError(`${spec.name} has numReturns ${spec.numReturns} but returned ${Array.isArray(result) ? `an array of ${result.length}` : "a non-array"}`);
     }
-    return result.map((r, i) => this.core.toWire(returnId(spec.taskId, i), serialize(r, `${spec.name}() return value ${i}`)));
+    return result.map((r, i) => this.core.toWire(returnId(spec.taskId, i), this.core.serialize(r, `${spec.name}() return value ${i}`)));
   }
 
   private async resolve(spec: TaskSpec): Promise<Function> {

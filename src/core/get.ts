@@ -1,7 +1,6 @@
 // get() of a list of refs: where each value is, then the values in order.
 import type { ObjectRef } from "./object-ref.js";
 import { addWaiter, settled as isSettled, type ObjectEntry, type Outcome } from "./objects/object-table.js";
-import { deserialize } from "../serialization.js";
 import { GetTimeoutError, fromErrorInfo, type ErrorInfo } from "../errors.js";
 import type { WireValue } from "../protocol.js";
 
@@ -14,6 +13,8 @@ export interface GetHost {
   locate(ref: ObjectRef): Promise<Outcome>;
   /** The user's value of a located object (a stored copy that cannot be read is relocated). */
   read(ref: ObjectRef, o: Outcome): Promise<unknown>;
+  /** Decode an inline value (with this process's refs and handles). */
+  deserialize(bytes: Uint8Array): unknown;
   /** Keep the process alive while `p` is awaited. */
   hold<T>(p: Promise<T>): Promise<T>;
   /** Set in a worker: tell its agent it blocks (its CPU is lent out meanwhile). */
@@ -86,7 +87,7 @@ export function readAll(core: GetHost, refs: ObjectRef[], located: Located[]): u
   let slow: Promise<void>[] | undefined;
   for (let i = 0; i < refs.length; i++) {
     const v = located[i].value;
-    if (v && "v" in v) { values[i] = deserialize(v.v); continue; }
+    if (v && "v" in v) { values[i] = core.deserialize(v.v); continue; }
     // Stored; or made again since it was located (lineage): where it is now.
     const read = v ? core.read(refs[i], { value: v }) : core.locate(refs[i]).then((o) => core.read(refs[i], o));
     (slow ??= []).push(read.then((x) => { values[i] = x; }));

@@ -23,16 +23,14 @@ export class LocalRefCounts {
   }
 }
 
-let tracker: LocalRefCounts | undefined;
-export function setRefTracker(t: LocalRefCounts | undefined): void { tracker = t; }
-
 const REF = Symbol.for("helios.ref");
 
 export class ObjectRef<T = unknown> {
   /** Phantom: the type of the value this ref resolves to. */
   declare readonly __value: T;
-  constructor(readonly id: ObjectId, readonly owner: string) {
-    tracker?.add(this);
+  /** `counts`: the handle counts of the core worker that made it (CoreWorker.ref()); a ref made elsewhere holds nothing alive. */
+  constructor(readonly id: ObjectId, readonly owner: string, counts?: LocalRefCounts) {
+    counts?.add(this);
   }
   /** Recognised by brand, so refs from another copy of the library still count. */
   static [Symbol.hasInstance](v: unknown): boolean { return typeof v === "object" && v !== null && (v as any)[REF] === true; }

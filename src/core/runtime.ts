@@ -9,10 +9,10 @@ import { Lineage } from "./lineage.js";
 import { TaskManager, resolveArgs } from "./tasks/task-manager.js";
 import type { TaskShape } from "./tasks/task-record.js";
 import { ObjectRef, isObjectRef } from "./object-ref.js";
-import { makeActorHandle, setActorCallSink, actorRecord, type ActorRecord } from "./actor-handle.js";
-import { serialize, serializeScalar, concat, type Serialized } from "../serialization.js";
+import { makeActorHandle, actorRecord, type ActorRecord } from "./actor-handle.js";
+import { serializeScalar, concat, type Serialized } from "../serialization.js";
 import { newActorId, newTaskId, newTaskNumber, returnId, taskIdOf, type ObjectId } from "../ids.js";
-import { ActorDiedError } from "../errors.js";
+import { ActorDiedError, IllegalStateError } from "../errors.js";
 import type { CodeDescriptor } from "../code/descriptor.js";
 import type { ActorCreateRequest, ActorOwner, Resources, Strategy, TaskSpec, WireValue } from "../protocol.js";
 import type { ActorOptions, CallOptions, TaskOptions } from "../types.js";
@@ -30,14 +30,13 @@ export class Runtime {
   constructor(config: CoreWorkerConfig, made?: Made) {
     // The core's lost objects are rebuilt by the task manager, made below (the calls come later).
     this.core = new CoreWorker(config, made, {
-      reconstruct: (taskId, node) => this.tasks.reconstruct(taskId, node),
-      freed: (_id, taskId) => this.lineage.freed(taskId),
+      lineage: { reconstruct: (taskId, node) => this.tasks.reconstruct(taskId, node), freed: (_id, taskId) => this.lineage.freed(taskId) },
+      actorCalls: this,
     });
     this.lineage = new Lineage(this.core);
     this.tasks = new TaskManager(this.core, this.lineage, (reports) => new TaskSubmitter(this.core, reports));
     this.submitter = this.tasks.transport as TaskSubmitter;
     this.actors = new ActorCaller(this.core);
-    setActorCallSink(this);
   }
 
   start(): Promise<void> { return this.core.start(); }
@@ -94,7 +93,7 @@ export class Runtime {
     const values = new Array<ObjectRef | Serialized>(args.length);
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
-      let v: ObjectRef | Serialized = isObjectRef(a) ? a : serializeScalar(a) ?? serialize(a, `${name}() argument ${i}`);
+      let v: ObjectRef | Serialized = isObjectRef(a) ? a : serializeScalar(a) ?? this.core.serialize(a, `${name}() argument ${i}`);
       if (!(v instanceof ObjectRef) && v.size > INLINE_MAX) {   // large: via the store
         v = this.core.putSerialized(v);
         (internal ??= new Set()).add(v.id);
@@ -140,7 +139,7 @@ export class Runtime {
     // With getIfExists the head may answer with an existing actor: the handle then names that one.
     created.then((info) => { if (info?.actorId) record.actorId = info.actorId; }, () => {});
     created.catch(() => {});
-    return makeActorHandle(record);
+    return makeActorHandle(record, this);
   }
 
   /** This process as an owner (a driver without an agent on its machine belongs to no node). */
@@ -150,6 +149,10 @@ export class Runtime {
   }
 
   callActor(actor: ActorRecord, method: string, args: unknown[], options: CallOptions): unknown {
+    if (this.core.closed) {
+      throw new IllegalStateError(`this handle to actor ${actor.className} (${actor.actorId}) belongs to a Helios session that was shut down. ` +
+        "Tip: after init() again, get a new handle with getActor(name) (named actors) or create the actor again.");
+    }
     this.actors.admit(actor.actorId, actor.className, actor.maxPendingCalls);
     const numReturns = options.numReturns ?? 1;
     const num = newTaskNumber();
@@ -180,7 +183,7 @@ export class Runtime {
     if (!info) throw new ActorDiedError(`no actor named '${name}' in namespace '${namespace ?? this.core.config.namespace}'. Tip: create it with Cls.options({ name }).remote(), or check the namespace.`);
     if (info.state === "DEAD") throw deadError(info);
     return makeActorHandle({ actorId: info.actorId, className: info.className, methods: info.methods, name, namespace: info.namespace, maxTaskRetries: info.maxTaskRetries,
-      maxPendingCalls: info.maxPendingCalls });
+      maxPendingCalls: info.maxPendingCalls }, this);
   }
 
   context() {

@@ -29,7 +29,7 @@ export interface TaskTransport {
 }
 
 /** The parts of the core worker the manager uses. */
-export type TaskCore = Pick<CoreWorker, "address" | "pin" | "unpin" | "resolve" | "isOwned" | "reset" | "relocate" | "locate" | "exported">;
+export type TaskCore = Pick<CoreWorker, "address" | "pin" | "unpin" | "resolve" | "isOwned" | "reset" | "relocate" | "locate" | "exported" | "ref">;
 
 /** A new task as the runtime builds it (the manager adds its state, attempt and story). */
 export interface TaskInit extends TaskShape {
@@ -276,7 +276,7 @@ export class TaskManager implements SubmitterReports {
           this.core.resolve(id, { error: { name: "ObjectLostError", message: `input ${id} of ${task.spec.name} cannot be made again: the task that made it (${producer.spec.name}) has no retries left (maxRetries)` } });
         }
       }
-      const ref = new ObjectRef(id, v.owner);
+      const ref = this.core.ref(id, v.owner);
       this.core.pin(ref);
       task.pinned.push(id);
       live.push(ref);
