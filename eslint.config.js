@@ -3,6 +3,7 @@
 // docs/decisions.md ("Lint and layering") says why each rule and package is here.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import stylistic from "@stylistic/eslint-plugin";
 import { importX, createNodeResolver } from "eslint-plugin-import-x";
 
 // The layering. Paths are relative to this file; `from` may not be imported by files in `target`.
@@ -33,7 +34,7 @@ export default tseslint.config(
   {
     files: ["src/**/*.ts", "head/**/*.ts", "node-agent/**/*.ts"],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
-    plugins: { "import-x": importX },
+    plugins: { "import-x": importX, "@stylistic": stylistic },
     settings: {
       // Without these, no-cycle does not follow an import into a .ts file (it reports nothing).
       "import-x/extensions": [".ts", ".js"],
@@ -55,6 +56,26 @@ export default tseslint.config(
       "import-x/no-restricted-paths": ["error", { basePath: import.meta.dirname, zones: layers }],
       // The rules above skip an import they cannot resolve: make sure none is.
       "import-x/no-unresolved": "error",
+      // Format: the layout the code has, checked (and fixed by `npm run lint -- --fix`). Not a
+      // reformatter's: the compact one-line branches of tables (serialization.ts, worker-pool.ts)
+      // and aligned trailing comments are deliberate, so brace-style and no-multi-spaces are off.
+      "@stylistic/semi": ["error", "always"],
+      "@stylistic/quotes": ["error", "double", { avoidEscape: true, allowTemplateLiterals: "always" }],
+      "@stylistic/indent": ["error", 2, { SwitchCase: 1, ignoredNodes: ["ConditionalExpression", "TemplateLiteral *"] }],
+      "@stylistic/comma-dangle": ["error", "always-multiline"],
+      "@stylistic/keyword-spacing": "error",
+      "@stylistic/space-before-blocks": "error",
+      "@stylistic/space-infix-ops": "error",
+      "@stylistic/comma-spacing": "error",
+      "@stylistic/key-spacing": "error",
+      "@stylistic/arrow-spacing": "error",
+      "@stylistic/no-trailing-spaces": "error",
+      "@stylistic/eol-last": "error",
+      "@stylistic/no-multiple-empty-lines": ["error", { max: 1 }],
+      "@stylistic/member-delimiter-style": "error",
+      "@stylistic/type-annotation-spacing": "error",
+      "@stylistic/quote-props": ["error", "as-needed"],
+      "@stylistic/max-len": ["error", { code: 200, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }],
       "max-lines": ["error", { max: 400, skipBlankLines: false, skipComments: false }],
     },
   },

@@ -7,7 +7,6 @@ import { fits, formatResources as fmt } from "../src/resources.js";
 
 export type Placement = { nodeId: NodeId } | { infeasible: string };
 
-
 export class Scheduler {
   private spreadCursor = 0;
 

@@ -19,7 +19,7 @@ const forked = bootJob && setting("HELIOS_PRESTART") !== 0 ? forkWorker(bootJob)
 
 const [{ NodeAgent }, { ObjectTransfer }, { StoreMonitor }, { addService, bindServer, createServer, RpcClient }, { exitWithParent }, { newNodeId },
   { privateDir }] = await Promise.all([import("./agent.js"), import("./transfer.js"), import("./store-monitor.js"),
-    import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js"), import("../src/cluster/private-dir.js")]);
+  import("../src/rpc/grpc.js"), import("../src/cluster/daemon.js"), import("../src/ids.js"), import("../src/cluster/private-dir.js")]);
 
 const token = setting("HELIOS_TOKEN") ?? "";
 const host = setting("HELIOS_HOST");

@@ -11,7 +11,6 @@ import { objectId, type ObjectId } from "../src/ids.js";
 import { pullChunks, readChunk } from "../src/rpc/chunks.js";
 import { LocalStore } from "../src/object-store/local-store.js";
 
-
 export class ObjectTransfer {
   readonly server: WireServer;
   private pulls = new Map<ObjectId, Promise<void>>();
@@ -32,7 +31,6 @@ export class ObjectTransfer {
     this.address = await this.server.listen(host, port);
     return this.address;
   }
-
 
   /** Serving side of the chunk protocol (the same messages a remote driver's endpoint serves). */
   private serve(m: IncomingMessage): unknown {

@@ -222,7 +222,10 @@ export class RpcClient<N extends ServiceName> {
 
   call<M extends Method<N>>(method: M, ...[body, timeoutMs]: CallArgs<N, M>): Promise<ReplyOf<N, M>> {
     const deadline = timeoutMs ? Date.now() + timeoutMs : undefined;
-    return this.options.reconnectMs ? this.retrying<ReplyOf<N, M>>(method, body === undefined ? {} : body, deadline, this.options.reconnectMs) : this.attempt<ReplyOf<N, M>>(method, body === undefined ? {} : body, deadline);
+    const request = body === undefined ? {} : body;
+    return this.options.reconnectMs
+      ? this.retrying<ReplyOf<N, M>>(method, request, deadline, this.options.reconnectMs)
+      : this.attempt<ReplyOf<N, M>>(method, request, deadline);
   }
 
   /**

@@ -234,7 +234,6 @@ export class WireServer {
   }
 }
 
-
 /** Listen on a free port of `range` ("a-b", firewalled clusters), trying them from a random start. */
 export async function listenInRange(server: WireServer, host: string, range: string): Promise<string> {
   const m = /^(\d+)-(\d+)$/.exec(range);

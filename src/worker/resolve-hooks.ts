@@ -2,7 +2,7 @@
 // come from a shipped copy of the project with its own node_modules/helios) resolves to the
 // worker's own Helios, so user code and the worker share one runtime.
 const own: Record<string, string> = {
-  "helios": new URL("../index.js", import.meta.url).href,
+  helios: new URL("../index.js", import.meta.url).href,
   "helios/util": new URL("../util/index.js", import.meta.url).href,
 };
 
