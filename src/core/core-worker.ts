@@ -64,9 +64,10 @@ export class CoreWorker {
   private busy = 0;
   /** Ref'd while the user awaits cluster work (made once: a timer per get() cost 2% of a sync loop). */
   private keepAlive = setInterval(() => {}, 1 << 30).unref();
-  /** Set by the executor (push, cancel) and a driver (ping): the requests served beyond object requests. */
-  handlers: Partial<ServedHere> = {};
-  blockedHook?: (blocked: boolean) => Promise<void>;
+  /** The requests served beyond object requests: push and cancel in a worker (serve()), ping in a driver. */
+  private served: Partial<ServedHere> = {};
+  /** In a worker: tell its agent that the running task blocks in get() (CoreOwner.blocked). */
+  readonly blockedHook?: (blocked: boolean) => Promise<void>;
   closed = false;
   /** How refs and actor handles in values are written and read by this process (serialize(), deserialize()). */
   readonly codec: HandleCodec;
@@ -80,6 +81,7 @@ export class CoreWorker {
   constructor(readonly config: CoreWorkerConfig, made: Made = {}, owner: CoreOwner = {}) {
     const lineage = owner.lineage ?? NO_LINEAGE;
     const actorCalls = owner.actorCalls ?? NO_ACTOR_CALLS;
+    this.blockedHook = owner.blocked;
     this.head = made.head ?? headClient(config.headAddress, config.token);
     this.agent = new RpcClient(config.agentAddress, "NodeAgent", config.token);
     this.store = new LocalStore(config.storeDir);
@@ -94,7 +96,7 @@ export class CoreWorker {
       freed: (id, task) => lineage.freed(id, task),
     });
     // A driver answers the head's pings (it watches the driver, and ends its job when it is gone).
-    if (config.mode === "driver") this.handlers.ping = () => ({ jobId: config.jobId });
+    if (config.mode === "driver") this.serve("ping", () => ({ jobId: config.jobId }));
     this.server = made.server ?? new WireServer(config.token);
     this.server.serve((conn) => {
       if (config.mode === "driver") conn.unref();
@@ -300,16 +302,22 @@ export class CoreWorker {
       case "logs":
         for (const l of msg.lines) (l.err ? process.stderr : process.stdout).write(l.text);
         return undefined;
-      case "push": return this.served("push", msg, conn);
-      case "cancel": return this.served("cancel", msg, conn);
-      case "ping": return this.served("ping", msg, conn);
+      case "push": return this.dispatch("push", msg, conn);
+      case "cancel": return this.dispatch("cancel", msg, conn);
+      case "ping": return this.dispatch("ping", msg, conn);
       case "free": throw new Error("unknown message free");   // frees go to the agents' transfer endpoints
       default: return unexpected(msg);
     }
   }
 
-  private served<T extends keyof ServedHere>(t: T, msg: RequestMessage<T>, conn: Connection): unknown {
-    const h = this.handlers[t] as ServedHere[T] | undefined;
+  /** Serve requests of type `t` (once per type): a worker's tasks and cancels, a driver's pings. */
+  serve<T extends keyof ServedHere>(t: T, handler: ServedHere[T]): void {
+    if (this.served[t]) throw new Error(`${t} requests are served already`);
+    (this.served as Record<T, ServedHere[T]>)[t] = handler;
+  }
+
+  private dispatch<T extends keyof ServedHere>(t: T, msg: RequestMessage<T>, conn: Connection): unknown {
+    const h = this.served[t] as ServedHere[T] | undefined;
     if (!h) throw new Error(`unknown message ${t}`);
     return h(msg, conn);
   }
@@ -323,13 +331,18 @@ export interface ObjectLineage {
 const NO_LINEAGE: ObjectLineage = { reconstruct: () => false, freed: () => {} };
 
 /** What the core worker's owner (the runtime) gives it. */
-export interface CoreOwner { lineage?: ObjectLineage; actorCalls?: ActorCallSink }
+export interface CoreOwner {
+  lineage?: ObjectLineage;
+  actorCalls?: ActorCallSink;
+  /** A worker's: the running task blocks in get() (true) or goes on (false); its agent lends its CPU meanwhile. */
+  blocked?: (blocked: boolean) => Promise<void>;
+}
 const NO_ACTOR_CALLS: ActorCallSink = {
   callActor: () => { throw new Error("this process makes no actor calls (its core worker has no runtime)"); },
 };
 
 /** Requests a process serves only in some roles: a worker runs pushed tasks, a driver answers the head's pings. */
-type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, conn: Connection) => WireReply<T> | Promise<WireReply<T>> };
+export type ServedHere = { [T in "push" | "cancel" | "ping"]: (msg: RequestMessage<T>, conn: Connection) => WireReply<T> | Promise<WireReply<T>> };
 
 /** A ref-shaped record that does not count as a live handle (for serving requests). */
 class ObjectRefLike { constructor(readonly id: ObjectId, readonly owner: string) {} }

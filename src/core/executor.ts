@@ -20,10 +20,8 @@ export class Executor {
   private queue: Queued[] = [];
   private running = false;
 
-  constructor(private core: CoreWorker) {
-    core.handlers.push = (msg) => this.execute(msg.task);   // checked where it arrives (worker/main.ts)
-    core.handlers.cancel = (msg) => this.cancelQueued(msg.taskId);
-  }
+  /** Pushed tasks and cancels reach it through the worker's entry (worker/main.ts), which checks them first. */
+  constructor(private core: CoreWorker) {}
 
   /** The running task blocked in get(): hand the queued ones back to their owner to run elsewhere. */
   requeueWaiting(): void {
@@ -31,7 +29,7 @@ export class Executor {
   }
 
   /** Drop a queued task; false when it is not queued here (running, or never pushed). */
-  private cancelQueued(taskId: string): boolean {
+  cancelQueued(taskId: string): boolean {
     const i = this.queue.findIndex((q) => q.spec.taskId === taskId);
     if (i < 0) return false;
     const [q] = this.queue.splice(i, 1);

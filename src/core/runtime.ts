@@ -1,7 +1,7 @@
 // The runtime of one process: the public API's operations, built on the core worker, the task
 // manager (tasks/task-manager.ts: the owner's task records and their lifecycle) with its
 // submitter, and the actor caller.
-import { CoreWorker, INLINE_MAX, type CoreWorkerConfig, type Made } from "./core-worker.js";
+import { CoreWorker, INLINE_MAX, type CoreOwner, type CoreWorkerConfig, type Made } from "./core-worker.js";
 import { taskContext } from "./task-context.js";
 import { TaskSubmitter, MAX_LEASES, shapeKey } from "./submitter.js";
 import { ActorCaller, deadError } from "./actor-caller.js";
@@ -27,11 +27,13 @@ export class Runtime {
   private lineage: Lineage;
 
   /** `made`: the process's wire endpoint and head client, when it has them already (a driver's embedded cluster). */
-  constructor(config: CoreWorkerConfig, made?: Made) {
+  /** `hooks.blocked`: a worker's report that its running task blocks in get() (worker/main.ts). */
+  constructor(config: CoreWorkerConfig, made?: Made, hooks: Pick<CoreOwner, "blocked"> = {}) {
     // The core's lost objects are rebuilt by the task manager, made below (the calls come later).
     this.core = new CoreWorker(config, made, {
       lineage: { reconstruct: (taskId, node) => this.tasks.reconstruct(taskId, node), freed: (_id, taskId) => this.lineage.freed(taskId) },
       actorCalls: this,
+      blocked: hooks.blocked,
     });
     this.lineage = new Lineage(this.core);
     this.tasks = new TaskManager(this.core, this.lineage, (reports) => new TaskSubmitter(this.core, reports));

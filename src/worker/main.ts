@@ -24,20 +24,20 @@ setCodeRole("worker");
 setShippedWorkingDir(env.driverWorkingDir);
 prefixOutput(`pid=${process.pid} node=${env.nodeId.slice(0, 9)}`);
 
-const rt = new Runtime({ ...env, mode: "worker" });
+const rt = new Runtime({ ...env, mode: "worker" }, undefined, { blocked: (blocked) => onBlocked(blocked) });
 await rt.start();
 setRuntime(rt);
 const executor = new Executor(rt.core);
 
 let blockedDepth = 0;
-rt.core.blockedHook = async (blocked) => {
+async function onBlocked(blocked: boolean): Promise<void> {
   if (executor.actorId) return;   // actors hold no CPU while running (unless asked), nothing to lend
   if (blocked) executor.requeueWaiting();
   blockedDepth += blocked ? 1 : -1;
   if (blocked ? blockedDepth === 1 : blockedDepth === 0) {
     await rt.core.agent.call(blocked ? "workerBlocked" : "workerUnblocked", { workerId: env.workerId }).catch(() => {});
   }
-};
+}
 
 process.on("message", async (m: AgentToWorker) => {
   if (m?.t === "createActor") {
@@ -59,12 +59,12 @@ const reportOwners = () => {
   if (gone.length || [...now].some((o) => !owners.has(o))) process.send!({ t: "owners", owners: [...now], gone } satisfies WorkerToAgent);
   owners = now;
 };
-const push = rt.core.handlers.push!;   // set by the Executor above
-rt.core.handlers.push = (msg, conn) => {
+rt.core.serve("push", (msg, conn) => {
   checkTaskSpec(msg.task);   // before its owner is believed and reported to the agent
   if (conn.state.owner !== msg.task.owner) { conn.state.owner = msg.task.owner; reportOwners(); }
-  return push(msg, conn);
-};
+  return executor.execute(msg.task);
+});
+rt.core.serve("cancel", (msg) => executor.cancelQueued(msg.taskId));
 rt.core.server.onClose = reportOwners;
 process.send!({ t: "ready", address: rt.core.address } satisfies WorkerToAgent);
 
