@@ -1,8 +1,8 @@
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { remote, get, put } from "helios";
+import { remote, get, put, kill } from "helios";
 import { runtime } from "../dist/src/api.js";
-import { startCluster, latch, pendingTask, ownerState, waitFor } from "./helpers.mjs";
+import { startCluster, clusterTest, latch, pendingTask, ownerState, waitFor } from "./helpers.mjs";
 import { busyAfter } from "./fixtures/latch.mjs";
 import { parent, fanOut, Spawner } from "./fixtures/math.mjs";
 
@@ -13,16 +13,17 @@ after(() => cluster.stop());
 const echo = remote((x) => x);
 const add = remote((a, b) => a + b);
 
-test("a sync remote function returns its value through get", async () => {
+clusterTest("a sync remote function returns its value through get", async () => {
   assert.equal(await get(add.remote(2, 3)), 5);
 });
 
-test("an async remote function is awaited on the worker", async () => {
+clusterTest("an async remote function is awaited on the worker", async () => {
+  // The sleep is the workload: a body that awaits before it returns.
   const slowDouble = remote(async (x) => { await new Promise((r) => setTimeout(r, 10)); return 2 * x; });
   assert.equal(await get(slowDouble.remote(21)), 42);
 });
 
-test("arguments of every supported type round-trip", async () => {
+clusterTest("arguments of every supported type round-trip", async () => {
   const values = [
     0, -1.5, 2 ** 53 - 1, NaN, "héllo ✓", "", true, null, undefined, 12345678901234567890n,
     new Date(1700000000000), new Map([["a", 1], [2, { b: [3] }]]), new Set([1, "two"]),
@@ -37,7 +38,7 @@ test("arguments of every supported type round-trip", async () => {
   }
 });
 
-test("an Error argument arrives as an Error with its name and message", async () => {
+clusterTest("an Error argument arrives as an Error with its name and message", async () => {
   const e = new RangeError("out of range");
   const back = await get(echo.remote(e));
   assert.ok(back instanceof Error);
@@ -45,13 +46,13 @@ test("an Error argument arrives as an Error with its name and message", async ()
   assert.equal(back.message, "out of range");
 });
 
-test("a top-level ref argument is resolved to its value before the call", async () => {
+clusterTest("a top-level ref argument is resolved to its value before the call", async () => {
   const isNumber = remote((x) => typeof x === "number" ? x : "not resolved");
   assert.equal(await get(isNumber.remote(put(7))), 7);
   assert.equal(await get(add.remote(add.remote(1, 2), put(10))), 13);
 });
 
-test("a ref nested inside an argument arrives as a ref", async () => {
+clusterTest("a ref nested inside an argument arrives as a ref", async () => {
   const inner = remote(async ({ ref }) => {
     const { get, ObjectRef } = await import("helios");
     return [ref instanceof ObjectRef, await get(ref)];
@@ -59,19 +60,19 @@ test("a ref nested inside an argument arrives as a ref", async () => {
   assert.deepEqual(await get(inner.remote({ ref: put("nested") })), [true, "nested"]);
 });
 
-test("numReturns > 1 gives one ref per returned element", async () => {
+clusterTest("numReturns > 1 gives one ref per returned element", async () => {
   const split = remote((s) => [s.length, s.toUpperCase(), s]);
   const refs = split.options({ numReturns: 3 }).remote("abc");
   assert.equal(refs.length, 3);
   assert.deepEqual(await get(refs), [3, "ABC", "abc"]);
 });
 
-test("options() keeps the function and sets a name used in errors", async () => {
+clusterTest("options() keeps the function and sets a name used in errors", async () => {
   const named = remote(() => { throw new Error("x"); }).options({ name: "custom-name", numCpus: 1 });
   await assert.rejects(get(named.remote()), (e) => e.taskName === "custom-name");
 });
 
-test("refs pass through promises untouched because they are not thenable", async () => {
+clusterTest("refs pass through promises untouched because they are not thenable", async () => {
   const ref = echo.remote(1);
   assert.equal(ref.then, undefined);
   const same = await Promise.resolve(ref);
@@ -80,42 +81,43 @@ test("refs pass through promises untouched because they are not thenable", async
   assert.deepEqual(await get(all), [1, 2]);
 });
 
-test("a task can submit tasks and wait on them", async () => {
+clusterTest("a task can submit tasks and wait on them", async () => {
   assert.equal(await get(parent.remote(4)), 50);
 });
 
-test("an actor method can submit tasks and wait on them", async () => {
+clusterTest("an actor method can submit tasks and wait on them", async () => {
   const s = Spawner.remote();
   assert.equal(await get(s.viaTask.remote(1)), 2);
+  await kill(s);   // the actor is this test's: it does not outlive it
 });
 
-test("tasks that block in get on nested tasks do not deadlock a full pool", async () => {
+clusterTest("tasks that block in get on nested tasks do not deadlock a full pool", async () => {
   // 2 CPUs: four parents block at once; each blocked worker lends its CPU to the children.
   const results = await get([fanOut.remote(3), fanOut.remote(3), fanOut.remote(2), fanOut.remote(2)], { timeout: 60_000 });
   assert.deepEqual(results, [[10, 20, 30], [10, 20, 30], [10, 20], [10, 20]]);
-});
+}, { deadlineMs: 90_000 });
 
-test("many tasks submitted at once all complete", async () => {
+clusterTest("many tasks submitted at once all complete", async () => {
   const square = remote((x) => x * x);
   const refs = Array.from({ length: 500 }, (_, i) => square.remote(i));
   const out = await get(refs);
   assert.equal(out.reduce((a, b) => a + b, 0), Array.from({ length: 500 }, (_, i) => i * i).reduce((a, b) => a + b, 0));
 });
 
-test("pipelined tasks that block on work queued behind them do not deadlock", async () => {
+clusterTest("pipelined tasks that block on work queued behind them do not deadlock", async () => {
   const quick = remote((x) => x);
   await get(Array.from({ length: 300 }, (_, i) => quick.remote(i)));   // short tasks: the owner now pipelines
   const slow = remote(async (ms) => { await new Promise((r) => setTimeout(r, ms)); return ms; });
   const waitOn = remote(async ({ ref }) => { const { get } = await import("helios"); return (await get(ref)) + 1; });
   const waiters = [];
   for (let i = 0; i < 20; i++) {
-    const dep = quick.remote(slow.remote(50));     // queued only once `slow` finishes: behind the waiter
+    const dep = quick.remote(slow.remote(50));     // queued only once `slow` (slow on purpose) finishes: behind the waiter
     waiters.push(waitOn.remote({ ref: dep }));
   }
   assert.deepEqual(await get(waiters, { timeout: 30_000 }), Array(20).fill(51));
-});
+}, { deadlineMs: 60_000 });
 
-test("cancelling a task that waits in a worker's pipeline drops it there and spares the others", async () => {
+clusterTest("cancelling a task that waits in a worker's pipeline drops it there and spares the others", async () => {
   const { cancel, TaskCancelledError } = await import("helios");
   const busy = remote((ms) => { const end = performance.now() + ms; while (performance.now() < end); return ms; });
   // The owner pipelines while a task's measured round trip is short (under 2 ms); a loaded machine
