@@ -1,13 +1,13 @@
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { remote, get, put, TaskError, SerializationError, IllegalStateError } from "helios";
-import { startCluster } from "./helpers.mjs";
+import { startCluster, clusterTest } from "./helpers.mjs";
 
 let cluster;
 before(async () => { cluster = await startCluster(); });
 after(() => cluster.stop());
 
-test("a user exception arrives as TaskError with name, message, remote stack and cause", async () => {
+clusterTest("a user exception arrives as TaskError with name, message, remote stack and cause", async () => {
   const boom = remote(function boom(x) { throw new TypeError(`bad input ${x}`); });
   const err = await get(boom.remote(7)).catch((e) => e);
   assert.ok(err instanceof TaskError);
@@ -22,23 +22,23 @@ test("a user exception arrives as TaskError with name, message, remote stack and
   assert.equal(err.cause.message, "bad input 7");
 });
 
-test("a rejected promise in an async task arrives as TaskError", async () => {
+clusterTest("a rejected promise in an async task arrives as TaskError", async () => {
   const rejects = remote(async () => { throw new Error("async failure"); });
   await assert.rejects(get(rejects.remote()), (e) => e instanceof TaskError && e.cause.message === "async failure");
 });
 
-test("a task that depends on a failed task fails with the same error", async () => {
+clusterTest("a task that depends on a failed task fails with the same error", async () => {
   const boom = remote(() => { throw new Error("upstream"); });
   const inc = remote((x) => x + 1);
   await assert.rejects(get(inc.remote(boom.remote())), (e) => e instanceof TaskError && /upstream/.test(e.message));
 });
 
-test("calling a remote function directly throws and says to use .remote()", () => {
+clusterTest("calling a remote function directly throws and says to use .remote()", () => {
   const square = remote(function square(x) { return x * x; });
   assert.throws(() => square(3), (e) => e instanceof TypeError && /square\.remote\(/.test(e.message));
 });
 
-test("an argument that cannot be serialized raises SerializationError at the call site", () => {
+clusterTest("an argument that cannot be serialized raises SerializationError at the call site", () => {
   const f = remote(function f(x) { return x; });
   assert.throws(() => f.remote({ a: [1, { cb: () => 1 }] }), (e) =>
     e instanceof SerializationError && /argument 0\.a\[1\]\.cb/.test(e.message) && /function/.test(e.message));
@@ -48,12 +48,12 @@ test("an argument that cannot be serialized raises SerializationError at the cal
   assert.throws(() => f.remote(Symbol("s")), SerializationError);
 });
 
-test("a return value that cannot be serialized is reported, naming the task", async () => {
+clusterTest("a return value that cannot be serialized is reported, naming the task", async () => {
   const bad = remote(function bad() { return { f: () => 1 }; });
   await assert.rejects(get(bad.remote()), (e) => e.name === "SerializationError" && /bad/.test(e.message));
 });
 
-test("init twice is refused with a clear error", async () => {
+clusterTest("init twice is refused with a clear error", async () => {
   const { init } = await import("helios");
   await assert.rejects(init(), IllegalStateError);
 });
