@@ -1,8 +1,8 @@
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { remote, get, TaskUnschedulableError, ActorDiedError } from "helios";
 import * as fs from "node:fs";
-import { startCluster, latch, waitFor } from "./helpers.mjs";
+import { startCluster, clusterTest, latch, waitFor } from "./helpers.mjs";
 import { loggedHeld } from "./fixtures/latch.mjs";
 
 let cluster;
@@ -42,32 +42,32 @@ async function mostAtOnce(options, n, k) {
   return maxOverlap(lines());
 }
 
-test("tasks needing a GPU wait for the node's one GPU", async () => {
+clusterTest("tasks needing a GPU wait for the node's one GPU", async () => {
   assert.equal(await mostAtOnce({ numGpus: 1 }, 3, 1), 1);
-});
+}, { deadlineMs: 60_000 });
 
-test("custom resources are accounted: two widgets, never three tasks at once", async () => {
+clusterTest("custom resources are accounted: two widgets, never three tasks at once", async () => {
   assert.equal(await mostAtOnce({ resources: { widget: 1 } }, 6, 2), 2);
-});
+}, { deadlineMs: 60_000 });
 
-test("numCpus is accounted: 2-CPU tasks on a 4-CPU node run two at a time", async () => {
+clusterTest("numCpus is accounted: 2-CPU tasks on a 4-CPU node run two at a time", async () => {
   assert.equal(await mostAtOnce({ numCpus: 2 }, 4, 2), 2);
-});
+}, { deadlineMs: 60_000 });
 
-test("free resources return to the total once tasks finish", async () => {
+clusterTest("free resources return to the total once tasks finish", async () => {
   await waitFor(async () => {
     const info = await cluster.agentInfo();
     return info.available.CPU === 4 && info.available.GPU === 1 && info.available.widget === 2;
   }, 5000, "resources to be released");
 });
 
-test("a task that no node can ever fit is reported instead of hanging", async () => {
+clusterTest("a task that no node can ever fit is reported instead of hanging", async () => {
   const huge = span.options({ numCpus: 64 });
   await assert.rejects(get(huge.remote(1)), (e) => e instanceof TaskUnschedulableError && /CPU: 64/.test(e.message));
   await assert.rejects(get(span.options({ resources: { unicorn: 1 } }).remote(1)), TaskUnschedulableError);
 });
 
-test("an actor that no node can fit is reported when called", async () => {
+clusterTest("an actor that no node can fit is reported when called", async () => {
   const A = remote(class A { ping() { return 1; } });
   const a = A.options({ numGpus: 8 }).remote();
   await assert.rejects(get(a.ping.remote()), (e) => e instanceof ActorDiedError && e.cause?.name === "TaskUnschedulableError");
