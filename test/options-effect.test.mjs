@@ -2,12 +2,12 @@
 // runtimeEnv.envVars (the job's, a task's, an actor's) are set in the worker processes that run
 // them, and a worker started with other variables is not reused for them. Options that would do
 // nothing are refused where they are given.
-import { test, before, after, describe } from "node:test";
+import { before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { remote, get, getActor, InvalidArgumentError, PendingCallsLimitExceededError, isHeliosError } from "helios";
+import { remote, get, getActor, kill, InvalidArgumentError, PendingCallsLimitExceededError, isHeliosError } from "helios";
 import { checkInitOptions } from "../dist/src/options.js";
-import { startCluster } from "./helpers.mjs";
+import { startCluster, clusterTest } from "./helpers.mjs";
 
 /** An InvalidArgumentError whose message matches `what` and ends with a tip. */
 const invalid = (what) => (e) => {
@@ -35,7 +35,7 @@ before(async () => { cluster = await startCluster({ numCpus: 2, runtimeEnv: { en
 after(async () => { await cluster?.stop(); });
 
 describe("maxPendingCalls", () => {
-  test("a call past the limit throws PendingCallsLimitExceededError, and calls work again once replies came back", async () => {
+  clusterTest("a call past the limit throws PendingCallsLimitExceededError, and calls work again once replies came back", async () => {
     const latch = Latch.options({ maxConcurrency: 8 }).remote();
     const echo = Echo.options({ maxPendingCalls: 2 }).remote();
     const open = latch.wait.remote();
@@ -51,9 +51,10 @@ describe("maxPendingCalls", () => {
     latch.release.remote();
     assert.deepEqual(await get(held), ["open", "open"]);
     assert.equal(await get(echo.echo.remote(4)), 4);
+    await Promise.all([kill(latch), kill(echo)]);
   });
 
-  test("a handle got by name keeps the limit; -1 and no option mean no limit", async () => {
+  clusterTest("a handle got by name keeps the limit; -1 and no option mean no limit", async () => {
     const latch = Latch.options({ maxConcurrency: 8 }).remote();
     await get(Echo.options({ name: "limited", maxPendingCalls: 1 }).remote().echo.remote(0));   // created
     const byName = await getActor("limited");
@@ -65,20 +66,21 @@ describe("maxPendingCalls", () => {
     latch.release.remote();
     assert.equal(await get(first), "open");
     assert.equal((await get(many)).length, 40);
+    await Promise.all([latch, byName, ...free].map((a) => kill(a)));
   });
 });
 
 describe("runtimeEnv.envVars", () => {
   const names = ["JOB_VAR", "SHARED", "TASK_VAR"];
 
-  test("the job's variables are set in its workers; a task's own are added to them, and win over the job's", async () => {
+  clusterTest("the job's variables are set in its workers; a task's own are added to them, and win over the job's", async () => {
     const plain = await get(envOf.remote(names));
     assert.deepEqual(plain.values, { JOB_VAR: "job", SHARED: "from-job", TASK_VAR: null });
     const own = await get(envOf.options({ runtimeEnv: { envVars: { TASK_VAR: "a", SHARED: "from-task" } } }).remote(names));
     assert.deepEqual(own.values, { JOB_VAR: "job", SHARED: "from-task", TASK_VAR: "a" });
   });
 
-  test("a task never runs in a worker started with other variables", async () => {
+  clusterTest("a task never runs in a worker started with other variables", async () => {
     const a = envOf.options({ runtimeEnv: { envVars: { TASK_VAR: "a" } } });
     const b = envOf.options({ runtimeEnv: { envVars: { TASK_VAR: "b" } } });
     const runs = await get(Array.from({ length: 12 }, (_, i) => [a, b, envOf][i % 3].remote(names)));
@@ -93,16 +95,18 @@ describe("runtimeEnv.envVars", () => {
     }
   });
 
-  test("an actor's variables are set in its worker process, from its constructor on", async () => {
+  clusterTest("an actor's variables are set in its worker process, from its constructor on", async () => {
     const Probe = remote(class Probe { constructor() { this.seen = process.env.ACTOR_VAR; } seenAtStart() { return this.seen; } });
     const probe = Probe.options({ runtimeEnv: { envVars: { ACTOR_VAR: "actor" } } }).remote();
     assert.equal(await get(probe.seenAtStart.remote()), "actor");
     const echo = Echo.options({ runtimeEnv: { envVars: { TASK_VAR: "for-actor" } } }).remote();
     assert.deepEqual((await get(echo.env.remote(names))).values, { JOB_VAR: "job", SHARED: "from-job", TASK_VAR: "for-actor" });
-    assert.equal((await get(Echo.remote().env.remote(names))).values.TASK_VAR, null);
+    const plain = Echo.remote();
+    assert.equal((await get(plain.env.remote(names))).values.TASK_VAR, null);
+    await Promise.all([probe, echo, plain].map((a) => kill(a)));
   });
 
-  test("names Helios or node read at a worker's start, odd names, non-string values and oversized sets are refused at options()", () => {
+  clusterTest("names Helios or node read at a worker's start, odd names, non-string values and oversized sets are refused at options()", () => {
     const opts = (envVars) => ({ runtimeEnv: { envVars } });
     for (const make of [(o) => envOf.options(o), (o) => Echo.options(o)]) {
       assert.throws(() => make(opts({ HELIOS_TOKEN: "x" })), invalid(/may not set HELIOS_TOKEN: Helios's own settings/));
@@ -123,7 +127,7 @@ describe("runtimeEnv.envVars", () => {
 });
 
 describe("init()", () => {
-  test("options for the cluster it would start are refused when it joins one (address or HELIOS_ADDRESS)", async () => {
+  clusterTest("options for the cluster it would start are refused when it joins one (address or HELIOS_ADDRESS)", async () => {
     // This process is initialized already: ask a fresh one.
     const script = `import { init } from "helios";
       try { await init(process.argv[1] === "env" ? { numCpus: 2, spillDir: "/tmp" } : { address: "127.0.0.1:1", objectStoreMemory: 1 }); }
@@ -134,7 +138,7 @@ describe("init()", () => {
     assert.match(await run("env", { HELIOS_ADDRESS: "127.0.0.1:1" }), /InvalidArgumentError: init\(\): numCpus, spillDir describe .*HELIOS_ADDRESS is set.*--num-cpus … --spill-dir …/);
   });
 
-  test("a job's runtimeEnv is checked like a task's, with workingDir and excludes its own", () => {
+  clusterTest("a job's runtimeEnv is checked like a task's, with workingDir and excludes its own", () => {
     assert.throws(() => checkInitOptions({ runtimeEnv: { envVars: { HELIOS_HOME: "/x" } } }), invalid(/init\(\): runtimeEnv.envVars may not set HELIOS_HOME/));
     assert.throws(() => checkInitOptions({ runtimeEnv: { excludes: "node_modules" } }), invalid(/runtimeEnv.excludes must be a list/));
     assert.throws(() => checkInitOptions({ runtimeEnv: { workdir: "." } }), invalid(/unknown option 'workdir'/));
