@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { remote, get, put } from "helios";
 import { serialize, deserialize, concat, readParts } from "../dist/src/serialization.js";
 import { SerializationError } from "../dist/src/errors.js";
-import { startCluster } from "./helpers.mjs";
+import { startCluster, clusterTest } from "./helpers.mjs";
 
 const roundTrip = (v) => deserialize(concat(serialize(v)));
 /** Both copies: ours and structuredClone's. */
@@ -263,11 +263,11 @@ describe("through a cluster", () => {
     assert.ok(back.big instanceof Float64Array && back.big[49_999] === 1.5 && back.big.buffer.byteLength === 400_000);
   };
 
-  test("put and get keep the value's shape", async () => {
+  clusterTest("put and get keep the value's shape", async () => {
     check(await get(put(value())));
   });
 
-  test("a task gets the value as its argument and returns it whole", async () => {
+  clusterTest("a task gets the value as its argument and returns it whole", async () => {
     const echo = remote((v) => {
       if (v.self !== v || v.a !== v.b) throw new Error("the task saw a different shape");
       return v;
@@ -275,7 +275,7 @@ describe("through a cluster", () => {
     check(await get(echo.remote(value())));
   });
 
-  test("a task given a subclass of Uint8Array gets a Uint8Array", async () => {
+  clusterTest("a task given a subclass of Uint8Array gets a Uint8Array", async () => {
     const kind = remote((a) => `${Object.getPrototypeOf(a) === Uint8Array.prototype} ${a.length}`);
     class Pixels extends Uint8Array {}
     assert.equal(await get(kind.remote(new Pixels(3))), "true 3");
