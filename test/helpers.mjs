@@ -6,6 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { init, shutdown } from "helios";
 import { runtime } from "../dist/src/api.js";
+import { formatStory } from "../dist/src/core/tasks/task-states.js";
+import { eventTime } from "../dist/src/core/events.js";
 import { untilFile, openLatch } from "./fixtures/latch.mjs";
 
 export { untilFile, openLatch };
@@ -78,13 +80,16 @@ export function latch(name = "latch") {
  * no lease held, no actor it created still alive, no worker starting or orphaned, no process of
  * the agent's that is not a worker it lists. `fn(t, cluster)`.
  * Example: clusterTest("a task runs", async () => { ... }, { deadlineMs: 10_000 });
+ * The dump lists each pending task with its story (its last transitions, times relative to its
+ * submission), actor calls not answered, the leases this owner holds with the tasks pushed on
+ * each, the agent's leases and other workers, and the head's actors (the dead of earlier tests counted).
  */
 export function clusterTest(name, fn, { deadlineMs = 30_000, leaks = true } = {}) {
   // node:test's own timeout (npm test's --test-timeout) is a backstop: ours fires first, with a dump.
   return test(name, { timeout: deadlineMs + 30_000 }, async (t) => {
     const c = current;
     if (!c) throw new Error("clusterTest needs startCluster() first (in before())");
-    const before = await snapshot(c);
+    const before = c.before = await snapshot(c);
     let timer;
     const deadline = new Promise((_, reject) => {
       timer = setTimeout(() => dumpCluster(c).then((dump) =>
@@ -109,11 +114,15 @@ export function ownerState(rt = current.rt) {
       cancelled: !!task.cancelled, worker: place?.grant.workerId, running: place?.running, story: rt.tasks.story?.(task) };
   });
   const actorCalls = [...(rt.actors?.actors?.entries() ?? [])]
-    .filter(([, s]) => s.inflight.size || s.lostCalls.length || s.dead)
-    .map(([actorId, s]) => ({ actorId, inflight: [...s.inflight].map((c) => c.spec.name), lost: s.lostCalls.length, dead: s.dead?.message }));
+    .filter(([, s]) => s.inflight.size || s.lostCalls.length || s.pending || s.dead)
+    .map(([actorId, s]) => ({ actorId, inflight: [...s.inflight].map((c) => c.spec.name), lost: s.lostCalls.length, pending: s.pending,
+      connected: !!s.open, replaying: !!s.replay, dead: s.dead?.message }));
   const sub = rt.submitter;
-  const queues = [...(sub?.queues?.entries() ?? [])].map(([shape, q]) => ({ shape, rtt: q.rtt, leases: q.leases.size, queued: q.tasks.length,
-    pipelines: sub.depth?.(q) > 1 }));
+  // The leases this owner holds, per shape of task, and what each has pushed (the running one first).
+  const queues = [...(sub?.queues?.entries() ?? [])].map(([shape, q]) => ({ shape, rtt: q.rtt, queued: q.tasks.length,
+    requesting: q.requesting, failures: q.failures, pipelines: sub.depth?.(q) > 1,
+    leases: [...q.leases].map((l) => ({ leaseId: l.grant.leaseId, nodeId: l.grant.nodeId, workerId: l.grant.workerId, blocked: !!l.blocked,
+      idle: !!l.idle, inflight: l.inflight.map((t) => t.spec.taskId) })) }));
   return { tasks, actorCalls, queues };
 }
 
@@ -133,23 +142,47 @@ export async function dumpCluster(c = current) {
   let owner;
   try { owner = ownerState(rt); } catch (e) { owner = { error: e.message }; }
   out.push(`owner ${rt.core.address}: ${owner.tasks?.length ?? "?"} pending task(s)`);
+  const now = eventTime();
   for (const t of owner.tasks ?? []) {
-    out.push(`  ${t.taskId} ${t.name} ${t.state}${t.running ? " (running)" : ""}${t.worker ? ` on ${t.worker}` : ""} attempt ${t.attempts}${t.cancelled ? " cancelled" : ""}`);
-    for (const s of t.story ?? []) out.push(`    ${typeof s === "string" ? s : JSON.stringify(s)}`);
+    const since = t.story?.length ? ` since ${(now - t.story.at(-1).time).toFixed(0)} ms, submitted ${(now - t.story[0].time).toFixed(0)} ms ago` : "";
+    out.push(`  ${t.taskId} ${t.name} ${t.state}${t.running ? " (running)" : ""}${t.worker ? ` on ${t.worker}` : ""} attempt ${t.attempts}${t.cancelled ? " cancelled" : ""}${since}`);
+    if (t.story) out.push(formatStory(t.story).replace(/^/gm, "  "));
   }
-  for (const a of owner.actorCalls ?? []) out.push(`  actor ${a.actorId}: in flight [${a.inflight.join(", ")}], lost ${a.lost}${a.dead ? `, dead: ${a.dead}` : ""}`);
+  for (const a of owner.actorCalls ?? []) {
+    out.push(`  actor ${a.actorId}: ${a.pending} call(s) not answered, in flight [${a.inflight.join(", ")}], lost ${a.lost}` +
+      `${a.connected ? "" : ", not connected"}${a.replaying ? ", replaying lost calls" : ""}${a.dead ? `, dead: ${a.dead}` : ""}`);
+  }
+  for (const q of owner.queues ?? []) {
+    if (!q.queued && !q.requesting && !q.leases.length) continue;
+    out.push(`  leases for ${q.shape}: ${q.leases.length} held, ${q.requesting} requested, ${q.queued} task(s) queued` +
+      `${q.failures ? `, ${q.failures} failed request(s)` : ""}${q.pipelines ? ", pipelining" : ""}`);
+    for (const l of q.leases) {
+      out.push(`    lease ${l.leaseId} worker ${l.workerId} on ${l.nodeId}${l.blocked ? " (blocked in get)" : ""}${l.idle ? " (idle)" : ""}: pushed [${l.inflight.join(", ")}]`);
+    }
+  }
   if (owner.error) out.push(`  (${owner.error})`);
   if (info.error) out.push(`agent: ${info.error}`);
   else {
     out.push(`agent ${info.nodeId}: available ${JSON.stringify(info.available)} of ${JSON.stringify(info.total)}`);
+    const leased = info.workers.filter((w) => w.leaseId);
+    out.push(`  ${leased.length} lease(s)${leased.length ? ":" : ""}`);
+    for (const w of leased) out.push(`    ${w.leaseId} to ${w.leaseOwner === rt.core.address ? "this owner" : w.leaseOwner}: worker ${w.workerId} pid ${w.pid} ${w.state}`);
+    out.push(`  ${info.workers.length - leased.length} other worker(s)`);
     for (const w of info.workers) {
-      out.push(`  worker ${w.workerId} pid ${w.pid} ${w.state}${w.leaseId ? ` lease ${w.leaseId} to ${w.leaseOwner}` : ""}${w.actorId ? ` ${w.actorId}` : ""}`);
+      if (!w.leaseId) out.push(`    worker ${w.workerId} pid ${w.pid} ${w.state}${w.actorId ? ` actor ${w.actorId}` : ""}${alive(w.pid) ? "" : " (its process is gone)"}`);
     }
   }
   if (actors.error) out.push(`head: ${actors.error}`);
   else {
     out.push(`head: ${actors.length} actor(s)`);
-    for (const a of actors) out.push(`  ${a.actorId} ${a.className}${a.name ? ` "${a.name}"` : ""} ${a.state}${a.workerId ? ` on ${a.workerId}` : ""}${a.death ? `: ${a.death.message}` : ""}`);
+    // The dead ones of earlier tests are counted, not listed: they are history, not what hangs.
+    const dead = actors.filter((a) => a.state === "DEAD" && c.before?.actors.has(a.actorId));
+    for (const a of actors) {
+      if (dead.includes(a)) continue;
+      out.push(`  ${a.actorId} ${a.className}${a.name ? ` "${a.name}"` : ""} ${a.state}${a.workerId ? ` on ${a.workerId}` : ""}` +
+        `${a.nodeId ? ` (node ${a.nodeId})` : ""}${a.numRestarts ? `, ${a.numRestarts} restart(s)` : ""}${a.death ? `: ${a.death.message}` : ""}`);
+    }
+    if (dead.length) out.push(`  and ${dead.length} dead actor(s) of earlier tests`);
   }
   return out.join("\n");
 }
@@ -192,7 +225,7 @@ async function leaksSince(c, before) {
   return problems;
 }
 
-async function assertNoLeaks(c, before, ms = 5000) {
+export async function assertNoLeaks(c = current, before = c.before, ms = 5000) {
   let problems = [];
   // Leases go back after a short idle time and killed workers take a moment to exit: wait for it.
   await waitFor(async () => (problems = await leaksSince(c, before)).length === 0, ms, "no leaks").catch(() => {});
