@@ -7,6 +7,8 @@ let cluster;
 before(async () => { cluster = await startCluster(); });
 after(() => cluster.stop());
 
+// The 50 ms sleeps before process.exit are the workload: the call is in flight, received and
+// unanswered, when the worker dies under it.
 const Phoenix = remote(class Phoenix {
   constructor(tag) { this.tag = tag; this.calls = 0; this.pid = process.pid; }
   hello() { this.calls++; return { tag: this.tag, calls: this.calls, pid: this.pid }; }

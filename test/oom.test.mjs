@@ -8,7 +8,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { remote, get, ActorDiedError, OutOfMemoryError } from "helios";
 import { pickVictim, memoryConfigFromEnv, readMeminfo, rssOf } from "../dist/node-agent/memory-monitor.js";
-import { startCluster, alive, waitFor } from "./helpers.mjs";
+import { startCluster, alive, waitFor, untilFile } from "./helpers.mjs";
+
+const latchModule = new URL("./fixtures/latch.mjs", import.meta.url).href;
 
 const LIMIT = 500 * 2 ** 20;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "helios-oom-"));
@@ -20,7 +22,7 @@ before(async () => {
 });
 after(async () => { await cluster.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
 
-/** Grows Buffers (pages touched) by 8 MiB every 10 ms up to 1.2 GiB, well past the node's limit. */
+/** Grows Buffers (pages touched) by 8 MiB every 10 ms up to 1.2 GiB, well past the node's limit (the sleeps pace the growth). */
 const hog = remote(async function hog(counter) {
   const fs = await import("node:fs");
   fs.appendFileSync(counter, "x");
@@ -33,16 +35,17 @@ const hog = remote(async function hog(counter) {
 });
 
 /** A well-behaved task: says it started, then waits (bounded) for the test to let it finish. */
-const steady = remote(async function steady(started, release) {
+const steady = remote(async function steady(started, release, latchModule) {
   const fs = await import("node:fs");
+  const { untilFile } = await import(latchModule);
   fs.writeFileSync(started, String(process.pid));
-  for (let i = 0; i < 600 && !fs.existsSync(release); i++) await new Promise((r) => setTimeout(r, 50));
+  await untilFile(release, 30_000).catch(() => {});   // bounded: it goes on after 30 s in any case
   return { pid: process.pid, sum: Buffer.alloc(1 << 20, 2).reduce((s, b) => s + b, 0) };
 });
 
 const Hoarder = remote(class Hoarder {
   pid() { return process.pid; }
-  async grow() {
+  async grow() {   // grows like hog: the sleeps pace it
     this.held = [];
     for (let i = 0; i < 150; i++) {
       this.held.push(Buffer.alloc(8 << 20, 1));
@@ -56,8 +59,8 @@ const agentPid = () => globalThis[Symbol.for("helios.runtime")].cluster.pids.at(
 
 test("a task that allocates past the node's limit ends with OutOfMemoryError after its retries, while a concurrent task succeeds", async () => {
   const started = path.join(dir, "started"), release = path.join(dir, "release"), counter = path.join(dir, "hog-attempts");
-  const calm = steady.remote(started, release);
-  await waitFor(() => fs.existsSync(started), 20_000, "the well-behaved task to start");   // older than the hog: not the victim
+  const calm = steady.remote(started, release, latchModule);
+  await untilFile(started, 20_000, "the well-behaved task to start");   // older than the hog: not the victim
   const agentBefore = agentPid();
 
   await assert.rejects(get(hog.options({ maxRetries: 1 }).remote(counter), { timeout: 60_000 }), (e) => {
