@@ -77,7 +77,7 @@ test("the quickstart runs end to end and leaves no process behind", { timeout: T
   for (const deadline = Date.now() + 3000; ;) {
     left = [...clusterProcesses()].filter(([pid]) => ours(pid));
     if (left.length === 0 || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 100));   // polls other processes' exits: no event to wait on
   }
   for (const [pid] of left) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
   assert.deepEqual(left.map(([pid, args]) => `${pid} ${args}`), [], "processes left behind by the quickstart");
