@@ -4,18 +4,14 @@
 //  - a worker's exit, from its agent (`workerDied`);
 //  - a driver's end, from a wire connection the head holds to every driver: the kernel closes
 //    it however the driver ends (shutdown, exit, crash, SIGKILL), and a driver that answers no
-//    ping for HELIOS_DRIVER_TIMEOUT_MS (its link is cut) counts as gone too;
+//    ping for HELIOS_DRIVER_TIMEOUT_MS (its link is cut) counts as gone too (driver-watch.ts);
 //  - a node's death: every worker on it is gone, and so is a driver that ran beside its agent.
 // When a driver goes, its job ends: the job's actors owned by its workers go too (Ray stops a
 // finished job's workers), except those under a detached actor, which outlive the job.
-import { connect, type Connection } from "../src/rpc/wire.js";
 import type { ActorOwner, JobInfo } from "../src/protocol.js";
-import { ConnectionClosedError } from "../src/errors.js";
 import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
-import { setting } from "../src/config.js";
+import { DriverWatch } from "./driver-watch.js";
 
-/** How long a driver may leave the head's pings unanswered before its job counts as ended. */
-const DRIVER_TIMEOUT_MS = setting("HELIOS_DRIVER_TIMEOUT_MS");
 /** Owners remembered as dead, so that an actor whose creation arrives after its owner died dies at once. */
 const DEAD_OWNERS_KEPT = 10_000;
 
@@ -88,58 +84,4 @@ export class OwnerTable {
 function remember<T>(set: Set<T>, v: T): void {
   set.add(v);
   if (set.size > DEAD_OWNERS_KEPT) set.delete(set.values().next().value!);
-}
-
-/*  A driver as the head sees it:
-      connecting ──hello──▶ connected ──closed──▶ reconnecting ──hello, same job──▶ connected
-                                                        └── refused, another job, or no answer ──▶ gone
-    and from any state, no ping answered for DRIVER_TIMEOUT_MS ──▶ gone                          */
-class DriverWatch {
-  private conn?: Connection;
-  private connecting = false;
-  private lastSeen = Date.now();   // it has just registered its job
-  private timer: NodeJS.Timeout;
-  private stopped = false;
-
-  constructor(private job: JobInfo, private token: string, private gone: (why: string) => void) {
-    this.timer = setInterval(() => this.tick(), Math.max(100, Math.min(2000, DRIVER_TIMEOUT_MS / 4)));
-    this.timer.unref();
-    this.open();
-  }
-
-  private tick(): void {
-    if (Date.now() - this.lastSeen > DRIVER_TIMEOUT_MS) return this.end(`it answered nothing for ${Math.round(DRIVER_TIMEOUT_MS / 1000)} s (HELIOS_DRIVER_TIMEOUT_MS)`);
-    if (!this.conn) return this.open();
-    const notIt = () => this.end(`another process listens at its address ${this.job.driverAddress}`);
-    this.conn.request({ t: "ping" }).then((r) => {
-      if (r?.jobId === this.job.jobId) this.lastSeen = Date.now(); else notIt();
-    }, (e) => { if (!(e instanceof ConnectionClosedError)) notIt(); });
-  }
-
-  /** Connect. The driver listens before it registers its job, so a refusal means its process is gone. */
-  private open(): void {
-    if (this.connecting || this.stopped) return;
-    this.connecting = true;
-    connect(this.job.driverAddress, this.token).then((conn) => {
-      this.connecting = false;
-      if (this.stopped) return conn.close();
-      this.conn = conn;
-      conn.once("close", () => { if (this.conn === conn) { this.conn = undefined; this.open(); } });
-      this.tick();
-    }, (e: NodeJS.ErrnoException) => {
-      this.connecting = false;
-      if (e.code === "ECONNREFUSED") this.end("its process exited");
-    });
-  }
-
-  private end(why: string): void {
-    if (this.stopped) return;
-    this.gone(why);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.conn?.close();
-  }
 }
