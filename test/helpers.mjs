@@ -115,8 +115,8 @@ export function ownerState(rt = current.rt) {
   });
   const actorCalls = [...(rt.actors?.actors?.entries() ?? [])]
     .filter(([, s]) => s.inflight.size || s.lostCalls.length || s.pending || s.dead)
-    .map(([actorId, s]) => ({ actorId, inflight: [...s.inflight].map((c) => c.spec.name), lost: s.lostCalls.length, pending: s.pending,
-      connected: !!s.open, replaying: !!s.replay, dead: s.dead?.message }));
+    .map(([actorId, s]) => ({ actorId, connection: s.state, inflight: [...s.inflight].map((c) => c.spec.name), lost: s.lostCalls.length, pending: s.pending,
+      dead: s.dead?.message }));
   const sub = rt.submitter;
   // The leases this owner holds, per shape of task, and what each has pushed (the running one first).
   const queues = [...(sub?.queues?.entries() ?? [])].map(([shape, q]) => ({ shape, rtt: q.rtt, queued: q.tasks.length,
@@ -150,7 +150,7 @@ export async function dumpCluster(c = current) {
   }
   for (const a of owner.actorCalls ?? []) {
     out.push(`  actor ${a.actorId}: ${a.pending} call(s) not answered, in flight [${a.inflight.join(", ")}], lost ${a.lost}` +
-      `${a.connected ? "" : ", not connected"}${a.replaying ? ", replaying lost calls" : ""}${a.dead ? `, dead: ${a.dead}` : ""}`);
+      `${a.connection ? `, connection ${a.connection}` : ""}${a.dead ? `, dead: ${a.dead}` : ""}`);
   }
   for (const q of owner.queues ?? []) {
     if (!q.queued && !q.requesting && !q.leases.length) continue;

@@ -1,43 +1,25 @@
 // Caller side of actor calls: calls go straight to the actor's worker over one connection
-// per actor, sent in submission order (per-caller sequence numbers), many in flight.
+// per actor, sent in submission order (per-caller sequence numbers), many in flight. The
+// connection's lifecycle (unconnected, connecting, open, replaying, dead) is pictured in
+// actor-connection.ts; it moves on connection events only, never per call.
 import type { Connection } from "../rpc/wire.js";
 import { ActorDiedError, ConnectionClosedError, PendingCallsLimitExceededError, fromErrorInfo, toErrorInfo, type ErrorInfo } from "../errors.js";
 import type { ActorInfo, TaskReply, TaskSpec } from "../protocol.js";
 import type { ActorId } from "../ids.js";
 import type { CoreWorker } from "./core-worker.js";
-
-interface InFlight { spec: TaskSpec; done: (r: TaskReply) => void; attempts: number }
+import { connectionEvent, moveConnection, newCallerState, type CallerState, type InFlight } from "./actor-connection.js";
 
 /** How long an actor may stay listed at an address that refuses connections before its callers give up on it. */
 const STALE_ADDRESS_MS = 60_000;
 
-interface CallerState {
-  /** Resolves once the creation request reached the head (actors created here). */
-  created?: Promise<unknown>;
-  conn?: Promise<Connection>;
-  /** The connection once it is up, and the node of the actor at its other end. */
-  open?: { conn: Connection; nodeId?: string };
-  chain: Promise<void>;
-  seq: number;
-  dead?: Error;
-  /** Sent and not answered, in send order: replayed (maxTaskRetries) or failed if the actor is lost. A set: replies settle in O(1), in any order. */
-  inflight: Set<InFlight>;
-  /** Calls lost with a connection, oldest first, waiting to be replayed or failed. */
-  lostCalls: InFlight[];
-  /** Bumped on every lost connection. */
-  losses: number;
-  /** While set, lost calls are being settled: nothing new is sent, so that nothing overtakes them. */
-  replay?: Promise<void>;
-  maxTaskRetries: number;
-  /** Calls submitted here and not answered yet (held to the handle's maxPendingCalls). */
-  pending: number;
-}
+/** What the caller uses of its core worker (tests pass a fake). */
+export type ActorCallerHost = Pick<CoreWorker, "config" | "head" | "onNodeDeath" | "track" | "connection">;
 
 export class ActorCaller {
   private actors = new Map<ActorId, CallerState>();
   readonly callerId: string;
 
-  constructor(private core: CoreWorker) {
+  constructor(private core: ActorCallerHost) {
     this.callerId = core.config.workerId;
     core.onNodeDeath((nodeId) => {   // the TCP connection may hang on a cut link: close it (not one being made to a new node)
       for (const s of this.actors.values()) if (s.open?.nodeId === nodeId) s.open.conn.close();
@@ -46,11 +28,14 @@ export class ActorCaller {
 
   private state(id: ActorId): CallerState {
     let s = this.actors.get(id);
-    if (!s) this.actors.set(id, s = { chain: Promise.resolve(), seq: 0, inflight: new Set(), lostCalls: [], losses: 0, maxTaskRetries: 0, pending: 0 });
+    if (!s) this.actors.set(id, s = newCallerState(id));
     return s;
   }
 
   created(id: ActorId, p: Promise<unknown>): void { this.state(id).created = p; }
+
+  /** What this process keeps of its calls to an actor (its connection's state and story), for diagnosis. */
+  inspect(id: ActorId): Readonly<CallerState> | undefined { return this.actors.get(id); }
 
   /**
    * Refuse a call before anything of it is made when this process already has `max` calls to the
@@ -79,7 +64,7 @@ export class ActorCaller {
         for (;;) {
           while (s.replay) await s.replay;
           const conn = await this.connect(id, s);
-          if (!s.replay && !conn.closed) { this.send(s, conn, { spec, done, attempts: 1 }); break; }
+          if (s.state === "open" && !conn.closed) { this.send(s, conn, { spec, done, attempts: 1 }); break; }
         }
       } catch (e) { done({ error: toErrorInfo(e) }); }
     });
@@ -101,74 +86,98 @@ export class ActorCaller {
     });
   }
 
-  /** The connection to the actor closed with calls in flight: replay them in order, or fail them. */
+  /** The connection to the actor closed: replay the calls it had in flight, in order, or fail them. */
   private lost(id: ActorId, s: CallerState): void {
-    if (s.inflight.size === 0) return;
+    if (s.inflight.size === 0) return connectionEvent(s, "unconnected", "closed");
     const calls = [...s.inflight];
     s.inflight.clear();
     this.core.track(-calls.length);
     s.losses++;
     s.lostCalls = calls.concat(s.lostCalls);   // sent before any call still waiting to be replayed
-    s.replay ??= this.replay(id, s).finally(() => { s.replay = undefined; });
+    const replaying = s.state === "replaying";
+    moveConnection(s, "replaying", "lost");
+    if (!replaying) s.replay = this.replay(id, s);
   }
 
   /** Settle lost calls oldest first; a loss during the replay puts its calls back in front, under a new verdict. */
   private async replay(id: ActorId, s: CallerState): Promise<void> {
-    while (s.lostCalls.length) {
-      const losses = s.losses;
-      const error = await this.lostCallError(id, s.lostCalls.map((c) => c.spec.name).join(", "));
-      while (s.lostCalls.length && s.losses === losses) {
-        const call = s.lostCalls[0];
-        if (error.name !== "ActorUnavailableError" || (s.maxTaskRetries >= 0 && call.attempts > s.maxTaskRetries)) {
+    try {
+      while (s.lostCalls.length) {
+        const losses = s.losses;
+        const error = await this.lostCallError(id, s.lostCalls.map((c) => c.spec.name).join(", "));
+        while (s.lostCalls.length && s.losses === losses) {
+          const call = s.lostCalls[0];
+          if (error.name !== "ActorUnavailableError" || (s.maxTaskRetries >= 0 && call.attempts > s.maxTaskRetries)) {
+            s.lostCalls.shift();
+            call.done({ error });
+            continue;
+          }
+          let conn: Connection;
+          try { conn = await this.connect(id, s); } catch (e) {
+            s.lostCalls.shift();
+            call.done({ error: toErrorInfo(e) });
+            continue;
+          }
+          if (s.losses !== losses || conn.closed) break;
           s.lostCalls.shift();
-          call.done({ error });
-          continue;
+          call.attempts++;
+          this.send(s, conn, call);
         }
-        let conn: Connection;
-        try { conn = await this.connect(id, s); } catch (e) {
-          s.lostCalls.shift();
-          call.done({ error: toErrorInfo(e) });
-          continue;
-        }
-        if (s.losses !== losses || conn.closed) break;
-        s.lostCalls.shift();
-        call.attempts++;
-        this.send(s, conn, call);
       }
+    } finally {
+      // Ended in the microtask its last call was settled in: a loss from now on starts a new replay.
+      s.replay = undefined;
+      if (s.state === "replaying") moveConnection(s, s.open ? "open" : "unconnected", "replayed");
     }
   }
 
+  /** The connection to the actor: the one up, the one being made, or a new one. */
   private async connect(id: ActorId, s: CallerState): Promise<Connection> {
-    if (s.dead) throw s.dead;
+    if (s.state === "dead") throw s.dead!;
     if (!s.conn) {
-      s.conn = (async () => {
-        // getIfExists: the head may have answered with another (existing) actor's id.
-        const created = await s.created as ActorInfo | undefined;
-        const target = created?.actorId ?? id;
-        let stale = { address: undefined as string | undefined, since: 0 };
-        for (;;) {
-          const info = await this.core.head.call("waitActor", { actorId: target });
-          if (info.state === "DEAD") throw deadError(info);
-          try {
-            const conn = await this.core.connection(info.address!);
-            if (conn.closed) throw new ConnectionClosedError();
-            s.open = { conn, nodeId: info.nodeId };
-            conn.once("close", () => { if (s.open?.conn === conn) s.open = undefined; s.conn = undefined; this.lost(id, s); });
-            return conn;
-          } catch (e) {
-            // Refused: the worker is gone. Restarting (the head will say), or dead.
-            const settled = await this.core.head.call("waitActorSettled", { actorId: target }).catch(() => undefined);
-            // Still listed there: its node may have died, which the head learns within its health window.
-            if (stale.address !== info.address) stale = { address: info.address, since: Date.now() };
-            if (!settled || settled.state === "DEAD" || Date.now() - stale.since > STALE_ADDRESS_MS) {
-              throw new ActorDiedError(`actor ${info.className} (${id}) is unreachable at ${info.address}: ${(e as Error).message}`, { cause: e });
-            }
-          }
+      connectionEvent(s, "connecting", "connect");
+      s.conn = this.open(id, s);
+      s.conn.catch((e) => {
+        s.conn = undefined;
+        if (e instanceof ActorDiedError) {
+          s.dead = e;
+          moveConnection(s, "dead", "actor-died");
+        } else {
+          connectionEvent(s, "unconnected", "connect-failed");
         }
-      })();
-      s.conn.catch((e) => { s.conn = undefined; if (e instanceof ActorDiedError) s.dead = e; });
+      });
     }
     return s.conn;
+  }
+
+  /** Ask the head where the actor is (waiting while it is placed or restarts), and connect there. */
+  private async open(id: ActorId, s: CallerState): Promise<Connection> {
+    // getIfExists: the head may have answered with another (existing) actor's id.
+    const created = await s.created as ActorInfo | undefined;
+    const target = created?.actorId ?? id;
+    let stale = { address: undefined as string | undefined, since: 0 };
+    for (;;) {
+      const info = await this.core.head.call("waitActor", { actorId: target });
+      if (info.state === "DEAD") throw deadError(info);
+      let conn: Connection;
+      try {
+        conn = await this.core.connection(info.address!);
+        if (conn.closed) throw new ConnectionClosedError();
+      } catch (e) {
+        // Refused: the worker is gone. Restarting (the head will say), or dead.
+        const settled = await this.core.head.call("waitActorSettled", { actorId: target }).catch(() => undefined);
+        // Still listed there: its node may have died, which the head learns within its health window.
+        if (stale.address !== info.address) stale = { address: info.address, since: Date.now() };
+        if (!settled || settled.state === "DEAD" || Date.now() - stale.since > STALE_ADDRESS_MS) {
+          throw new ActorDiedError(`actor ${info.className} (${id}) is unreachable at ${info.address}: ${(e as Error).message}`, { cause: e });
+        }
+        continue;
+      }
+      s.open = { conn, nodeId: info.nodeId };
+      connectionEvent(s, "open", "connected");
+      conn.once("close", () => { if (s.open?.conn === conn) s.open = undefined; s.conn = undefined; this.lost(id, s); });
+      return conn;
+    }
   }
 
   /** A call in flight when the actor's worker went away: did the actor die, or is it coming back? */
