@@ -42,12 +42,20 @@ export interface ActorChange {
 }
 
 type Death = NonNullable<ActorInfo["death"]>;
+/** Kills of actors whose creation has not arrived yet, remembered at most. */
+const MAX_KILLED_EARLY = 10_000;
 const KILLED: Death = { name: "ActorDiedError", message: "the actor was killed with kill()" };
 
 export class ActorTable {
   private actors = new Map<ActorId, ActorRecord>();
   private names = new Map<string, ActorId>();
   private unknownWaiters = new Map<ActorId, Array<() => void>>();
+  /**
+   * Actors killed before their creation arrived (a caller sends the creation without waiting, so
+   * `kill(A.remote())` can overtake it): the creation, when it comes, makes a dead actor. Bounded:
+   * the oldest go first.
+   */
+  private killedEarly = new Set<ActorId>();
 
   constructor(private host: ActorTableHost) {}
 
@@ -120,6 +128,10 @@ export class ActorTable {
     if (key) this.names.set(key, r.actorId);
     for (const w of this.unknownWaiters.get(r.actorId) ?? []) w();
     this.unknownWaiters.delete(r.actorId);
+    if (this.killedEarly.delete(r.actorId)) {   // kill() overtook the creation: it never starts
+      this.transition(rec, "DEAD", "killed", { death: KILLED });
+      return this.info(r.actorId)!;
+    }
     const orphan = !r.detached && r.owner ? this.host.owners.add(r.actorId, r.owner) : undefined;
     if (orphan) this.transition(rec, "DEAD", "owner-died", { death: { name: "ActorDiedError", message: orphan } });
     else await this.place(rec);
@@ -203,6 +215,11 @@ export class ActorTable {
   /** Kill it for good (no restart) and stop its worker: kill(), or its owner died. */
   async kill(id: ActorId, stimulus: "killed" | "owner-died" = "killed", death: Death = KILLED): Promise<Record<string, never>> {
     const a = this.actors.get(id);
+    if (!a && stimulus === "killed") {   // not created yet: its creation is on its way
+      this.killedEarly.add(id);
+      if (this.killedEarly.size > MAX_KILLED_EARLY) this.killedEarly.delete(this.killedEarly.values().next().value!);
+      return {};
+    }
     if (!a || a.state === "DEAD") return {};
     const { workerId, nodeId } = a;
     this.transition(a, "DEAD", stimulus, { death });

@@ -219,6 +219,23 @@ test("each death keeps its cause: unschedulable, constructor threw, owner died a
   assert.equal((await p).death.message, "the actor was killed with kill()");
 });
 
+test("a kill that arrives before the actor's creation is kept: the creation makes a dead actor that never starts", async () => {
+  const { table, starts } = setup();
+  const r = request();
+  await table.kill(r.actorId);   // not known yet
+  const info = await table.create(r);
+  assert.equal(info.state, "DEAD");
+  assert.equal(info.death.message, "the actor was killed with kill()");
+  assert.equal(starts.length, 0, "no worker is started for it");
+  assert.deepEqual(moves(table.get(r.actorId)), ["new>PENDING:created", "PENDING>DEAD:killed"]);
+  // Once: a second creation with another id is not affected.
+  const other = request();
+  const p = table.create(other);
+  assert.equal(starts.length, 1);
+  starts.shift().resolve({ address: "x", workerId: "w1", pid: 1 });
+  assert.equal((await p).state, "ALIVE");
+});
+
 test("kill in every state: PENDING, ALIVE and RESTARTING die and their worker stops; DEAD is left as it is", async () => {
   const { table, killed, start, construct } = setup();
   // PENDING: the worker it gets afterwards is stopped.

@@ -109,7 +109,13 @@ clusterTest("kill makes pending and later calls raise ActorDiedError", async () 
 clusterTest("calling an actor method directly says to use .remote()", async () => {
   const c = Counter.remote();
   assert.throws(() => c.incr(1), /c?\.?incr\.remote|handle\.incr\.remote/);
-  // Kill it once it is up: a kill that reaches the head before the actor's creation is lost.
-  await get(c.read.remote());
   await kill(c);
+});
+
+clusterTest("kill() right after creation is not lost: the actor never runs its calls", async () => {
+  for (let i = 0; i < 5; i++) {   // the kill may reach the head before or after the creation: both ways
+    const c = Counter.remote();
+    await kill(c);
+    await assert.rejects(get(c.incr.remote(1)), ActorDiedError);
+  }
 });
