@@ -4,6 +4,7 @@
 // waiters wake, and is one event of the actor's story (its last ACTOR_STORY_LENGTH moves, shown
 // by dump() and in IllegalActorTransitionError). What it needs of the rest of the head (nodes,
 // placement, storage, owners) comes through ActorTableHost, so that tests run it on fakes.
+import { lifecycleLog } from "../src/lifecycle-log.js";
 import { TaskUnschedulableError, WorkerCrashedError, IllegalStateError, toErrorInfo, type ErrorInfo } from "../src/errors.js";
 import type { ActorCreateRequest, ActorInfo, NodeRegistration } from "../src/protocol.js";
 import type { ActorId, JobId, NodeId, WorkerId } from "../src/ids.js";
@@ -100,6 +101,7 @@ export class ActorTable {
   private remember(a: ActorRecord, e: ActorEvent): void {
     if (a.story.length >= ACTOR_STORY_LENGTH) a.story.shift();
     a.story.push(e);
+    lifecycleLog.push({ kind: "actor", id: a.actorId, from: e.from, to: e.to, stimulus: e.stimulus, time: e.time, node: e.node, worker: e.worker, error: e.error });
   }
 
   /** Every actor with its state and story, for debugging. */

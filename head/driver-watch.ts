@@ -22,6 +22,7 @@
 // job is the only thing that keeps it from timing out (lastSeen), in any state. `unreachable`: a
 // connection failed without a refusal; the next tick tries again. `gone`: the verdict, given once
 // (`gone(why)`); `stopped`: no verdict. Both are final: the timer is cleared and the connection closed.
+import { lifecycleLog } from "../src/lifecycle-log.js";
 import { connect, type Connection } from "../src/rpc/wire.js";
 import type { JobInfo } from "../src/protocol.js";
 import { ConnectionClosedError, HeliosError } from "../src/errors.js";
@@ -126,7 +127,9 @@ export class DriverWatch {
     }
     this.state = to;
     if (this.story.length >= DRIVER_WATCH_STORY_LENGTH) this.story.shift();
-    this.story.push({ from, to, stimulus, time: this.deps.now() });
+    const time = this.deps.now();
+    this.story.push({ from, to, stimulus, time });
+    lifecycleLog.push({ kind: "driver-watch", id: this.job.jobId, from, to, stimulus, time });
   }
 
   private tick(): void {

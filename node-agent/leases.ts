@@ -14,6 +14,7 @@
 // `waiting`: queued until its resources fit. `starting`: its resources are taken and a worker
 // claimed (idle, or started for it); granted once that worker is ready. `granted`: its owner
 // holds the worker (an actor's start: the actor runs in it until it exits). The rest are ended.
+import { lifecycleLog } from "../src/lifecycle-log.js";
 import * as os from "node:os";
 import { WorkerCrashedError, HeliosError } from "../src/errors.js";
 import { fits, give, take } from "../src/resources.js";
@@ -210,4 +211,5 @@ export class LeaseTable {
 function remember(lease: Lease, e: LeaseEvent): void {
   if (lease.story.length >= STORY_LENGTH) lease.story.shift();
   lease.story.push(e);
+  lifecycleLog.push({ kind: "lease", id: lease.worker?.leaseId ?? `waiting:${lease.jobId}`, from: e.from, to: e.to, stimulus: e.stimulus, time: e.time, worker: e.worker });
 }

@@ -12,6 +12,7 @@
 // `starting`: forked, loading its modules. `idle`: ready, holds no lease. `leased`: claimed for a
 // lease (or an actor's start) and holding its resources; granted once it is ready. `actor`: runs
 // one actor until it exits. `dead`: its process exited; the pool forgets it.
+import { lifecycleLog } from "../src/lifecycle-log.js";
 import { HeliosError } from "../src/errors.js";
 
 export type WorkerState = "starting" | "idle" | "leased" | "actor" | "dead";
@@ -49,7 +50,9 @@ export function moveWorker(w: Movable, to: WorkerState, stimulus: WorkerStimulus
   if (WORKER_TRANSITIONS[from][to] !== stimulus) throw new IllegalWorkerTransitionError(w.id, from, to, stimulus, w.story);
   w.state = to;
   if (w.story.length >= WORKER_STORY_LENGTH) w.story.shift();
-  w.story.push({ from, to, stimulus, time: Date.now() });
+  const time = Date.now();
+  w.story.push({ from, to, stimulus, time });
+  lifecycleLog.push({ kind: "worker", id: w.id, from, to, stimulus, time });
 }
 
 export function formatWorkerStory(story: readonly WorkerEvent[]): string {

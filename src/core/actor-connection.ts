@@ -21,6 +21,7 @@
 // actor is dead, or it stayed unreachable; every call fails with that error. Final.
 //
 // The state moves on connection events, never per call: a call reads it once before its send, a reply not at all.
+import { lifecycleLog } from "../lifecycle-log.js";
 import { HeliosError } from "../errors.js";
 import type { Connection } from "../rpc/wire.js";
 import type { TaskReply, TaskSpec } from "../protocol.js";
@@ -106,7 +107,9 @@ export function moveConnection(s: CallerState, to: ActorConnectionState, stimulu
   }
   s.state = to;
   if (s.story.length >= ACTOR_CONNECTION_STORY_LENGTH) s.story.shift();
-  s.story.push({ from, to, stimulus, time: Date.now() });
+  const time = Date.now();
+  s.story.push({ from, to, stimulus, time });
+  lifecycleLog.push({ kind: "actor-connection", id: s.actorId, from, to, stimulus, time });
 }
 
 export function formatConnectionStory(story: readonly ActorConnectionEvent[]): string {
