@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { remote, get, init, getActor, isInitialized, InvalidArgumentError, ActorMethodNotFoundError, ActorDiedError,
   WorkerCrashedError, isHeliosError } from "helios";
 import { makeActorHandle, actorRecord } from "../dist/src/core/actor-handle.js";
+import { runtime } from "../dist/src/api.js";
 import { startCluster, waitFor } from "./helpers.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -150,7 +151,7 @@ describe("in a cluster", () => {
 
   test("a call that reaches an actor without the method fails with ActorMethodNotFoundError from the worker", async () => {
     const c = Counter.remote();
-    const stale = makeActorHandle({ ...actorRecord(c), methods: ["incr", "read", "reset"] });
+    const stale = makeActorHandle({ ...actorRecord(c), methods: ["incr", "read", "reset"] }, runtime());
     await assert.rejects(get(stale.reset.remote()), (e) => e instanceof ActorMethodNotFoundError &&
       /actor Counter has no method 'reset' \(its methods: incr, read\)/.test(e.message) && /Tip: /.test(e.message));
     assert.equal(await get(c.incr.remote()), 1, "the actor lives on");
