@@ -239,10 +239,23 @@ export async function get(refs: ObjectRef<unknown> | readonly ObjectRef<unknown>
 
 export interface WaitOptions { numReturns?: number; timeout?: number }
 
-/** Wait until `numReturns` of the refs are ready (or the timeout passes): `const { ready, pending } = await wait(refs)`. */
+/**
+ * Wait until `numReturns` of the refs are ready (or the timeout passes): `const { ready, pending } = await wait(refs)`.
+ * numReturns is 1 by default (0 for an empty list: `wait([])` is two empty lists); each ref may appear once.
+ */
 export async function wait<T>(refs: ObjectRef<T>[], options: WaitOptions = {}): Promise<{ ready: ObjectRef<T>[]; pending: ObjectRef<T>[] }> {
-  if (!Array.isArray(refs)) throw new TypeError("wait() takes an array of ObjectRefs");
-  const numReturns = options.numReturns ?? 1;
+  if (!Array.isArray(refs)) throw new TypeError(`wait() takes an array of ObjectRefs; got ${describeValue(refs)}`);
+  const seen = new Set<string>();
+  for (let i = 0; i < refs.length; i++) {
+    const r = refs[i];
+    if (!isObjectRef(r)) throw new TypeError(`wait() takes an array of ObjectRefs; item ${i} is ${describeValue(r)}. Tip: refs come from f.remote(), actor.method.remote() and put().`);
+    if (seen.has(r.id)) {
+      throw new InvalidArgumentError(`wait(): item ${i} is ${r.id} again; each ref may appear once (it could not be both ready and pending). Tip: wait([...new Set(refs)]).`);
+    }
+    seen.add(r.id);
+  }
+  // As in Ray: one by default, none for an empty list (wait([]) is two empty lists).
+  const numReturns = options.numReturns ?? Math.min(1, refs.length);
   if (!Number.isInteger(numReturns) || numReturns < 0 || numReturns > refs.length) {
     throw new RangeError(`wait(): numReturns must be an integer between 0 and refs.length (${refs.length}), got ${numReturns}`);
   }

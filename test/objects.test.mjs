@@ -2,7 +2,7 @@ import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { remote, get, put, wait, GetTimeoutError } from "helios";
+import { remote, get, put, wait, GetTimeoutError, InvalidArgumentError } from "helios";
 import { startCluster, clusterTest, latch, waitFor } from "./helpers.mjs";
 import { held } from "./fixtures/latch.mjs";
 import { collectGarbage } from "../dist/src/core/gc.js";
@@ -67,6 +67,16 @@ clusterTest("wait honours its timeout", async () => {
   assert.deepEqual(pending, [slow]);
   release.open();
   assert.equal(await get(slow), "b");
+});
+
+clusterTest("wait's edge cases as in Ray: an empty list, a value that is not a ref, a ref twice", async () => {
+  assert.deepEqual(await wait([]), { ready: [], pending: [] });
+  assert.deepEqual(await wait([], { numReturns: 0 }), { ready: [], pending: [] });
+  await assert.rejects(wait([], { numReturns: 1 }), RangeError);
+  const x = put(1);
+  await assert.rejects(wait([x, 1]), (e) => e instanceof TypeError && /item 1 is a number/.test(e.message) && /Tip: /.test(e.message));
+  await assert.rejects(wait([x, x]), (e) => e instanceof InvalidArgumentError && /item 1 is .* again/.test(e.message));
+  assert.deepEqual(await wait([x]), { ready: [x], pending: [] });
 });
 
 clusterTest("get rejects something that is not a ref with a hint", async () => {
