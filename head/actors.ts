@@ -147,7 +147,7 @@ export class ActorTable {
   private async place(rec: ActorRecord, avoid?: NodeId): Promise<void> {
     const { nodes, scheduler } = this.host;
     const r = rec.req;
-    const placement = { ...r.resources, CPU: Math.max(1, r.resources.CPU ?? 0) };
+    const placement = { ...r.resources, CPU: r.placementCpus ?? Math.max(1, r.resources.CPU ?? 0) };
     const asked = rec.placing && nodes.get(rec.placing)?.state === "ALIVE" ? { nodeId: rec.placing } : undefined;
     const view = nodes.placementView();
     const others = avoid ? scheduler.place(view.filter((n) => n.nodeId !== avoid), placement, r.strategy) : undefined;

@@ -76,5 +76,5 @@ export const actorCreateRequest: Schema<ActorCreateRequest> = objectOf<ActorCrea
   actorId: id<ActorId>(), jobId: id<JobId>(), className: name(), methods: array(name()), name: optional(name()),
   namespace: name(), getIfExists: optional(boolean()), detached: boolean(), resources, strategy: optional(strategy),
   maxConcurrency: number({ integer: true, min: 1 }), maxRestarts: count(), maxTaskRetries: count(), spec: taskSpec, owner: optional(actorOwner),
-  maxPendingCalls: optional(count()), envVars: optional(envVars),
+  maxPendingCalls: optional(count()), envVars: optional(envVars), placementCpus: optional(number({ min: 0 })),
 });

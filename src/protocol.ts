@@ -73,6 +73,8 @@ export interface ActorCreateRequest {
   /** Times the actor is started again after its worker or node dies (-1: forever). */
   maxRestarts: number;
   maxTaskRetries: number;
+  /** CPUs a node must have free to place it: numCpus when given (0 places it on a busy node), else 1. */
+  placementCpus?: number;
   /** Calls one process may have submitted and not answered before the next throws (-1 or unset: no limit). */
   maxPendingCalls?: number;
   /** The actor's own runtimeEnv.envVars (on top of its job's), set in its worker process. */

@@ -1,9 +1,9 @@
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { remote, get, TaskUnschedulableError, ActorDiedError } from "helios";
+import { remote, get, kill, TaskUnschedulableError, ActorDiedError } from "helios";
 import * as fs from "node:fs";
 import { startCluster, clusterTest, latch, waitFor } from "./helpers.mjs";
-import { loggedHeld } from "./fixtures/latch.mjs";
+import { held, loggedHeld } from "./fixtures/latch.mjs";
 
 let cluster;
 before(async () => { cluster = await startCluster({ numCpus: 4, numGpus: 1, resources: { widget: 2 } }); });
@@ -53,6 +53,19 @@ clusterTest("custom resources are accounted: two widgets, never three tasks at o
 clusterTest("numCpus is accounted: 2-CPU tasks on a 4-CPU node run two at a time", async () => {
   assert.equal(await mostAtOnce({ numCpus: 2 }, 4, 2), 2);
 }, { deadlineMs: 60_000 });
+
+clusterTest("an actor with numCpus: 0 is placed on a node whose CPUs are all taken (as in Ray)", async () => {
+  const releases = Array.from({ length: 4 }, (_, i) => latch(`cpu-${i}`));
+  const starts = Array.from({ length: 4 }, (_, i) => latch(`cpu-started-${i}`));
+  const busy = releases.map((r, i) => held.remote(starts[i].path, r.path, i));
+  for (const s of starts) await s.opened();   // all 4 CPUs held
+  const Light = remote(class Light { ping() { return "pong"; } });
+  const light = Light.options({ numCpus: 0 }).remote();
+  assert.equal(await get(light.ping.remote()), "pong", "placed and answering while no CPU is free");
+  for (const r of releases) r.open();
+  assert.deepEqual(await get(busy), [0, 1, 2, 3]);
+  await kill(light);
+});
 
 clusterTest("free resources return to the total once tasks finish", async () => {
   await waitFor(async () => {

@@ -131,7 +131,7 @@ export class Runtime {
         getIfExists: options.getIfExists, detached: options.lifetime === "detached",
         resources: actorResources(options), strategy: checkStrategy(options.schedulingStrategy),
         maxConcurrency: options.maxConcurrency ?? 1, maxRestarts: options.maxRestarts ?? 0, maxTaskRetries: options.maxTaskRetries ?? 0, spec,
-        maxPendingCalls: options.maxPendingCalls, envVars: options.runtimeEnv?.envVars,
+        maxPendingCalls: options.maxPendingCalls, envVars: options.runtimeEnv?.envVars, placementCpus: options.numCpus,
         owner: this.owner(),
       };
       return this.core.head.call("createActor", req);
