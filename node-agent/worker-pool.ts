@@ -128,9 +128,7 @@ export class WorkerPool {
       moveWorker(w, "dead", "exited");
       this.workers.delete(id);
       log.end();
-      // A worker killed by a signal could not remove its Unix socket file: its agent does.
-      const file = w.address ? socketPath(...splitAddress(w.address)) : null;
-      if (file) fs.rm(file, { force: true }, () => {});
+      removeSocketFile(w, false);
       resolveReady();
       this.ctx.onExit(w, code, signal);
     };
@@ -147,12 +145,25 @@ export class WorkerPool {
     return true;
   }
 
-  /** Workers die with their agent. With HELIOS_WORKER_NODE_FLAGS (profiling) they get to exit on their own. */
+  /**
+   * Workers die with their agent. With HELIOS_WORKER_NODE_FLAGS (profiling) they get to exit on
+   * their own. Killed ones' socket files go now: the agent exits before their 'exit' events.
+   */
   killAll(): void {
+    const gentle = setting("HELIOS_WORKER_NODE_FLAGS").length > 0;
     for (const w of this.workers.values()) {
-      if (setting("HELIOS_WORKER_NODE_FLAGS").length) w.proc.disconnect(); else w.proc.kill("SIGKILL");
+      if (gentle) { w.proc.disconnect(); continue; }
+      w.proc.kill("SIGKILL");
+      removeSocketFile(w, true);
     }
   }
+}
+
+/** A worker killed by a signal could not remove its Unix socket file: its agent does (`now`: synchronously, as the agent exits). */
+function removeSocketFile(w: Worker, now: boolean): void {
+  const file = w.address ? socketPath(...splitAddress(w.address)) : null;
+  if (!file) return;
+  if (now) { try { fs.rmSync(file, { force: true }); } catch { /* gone */ } } else fs.rm(file, { force: true }, () => {});
 }
 
 /** Names a set of extra environment variables: "" for none, else a hash of its sorted entries. */

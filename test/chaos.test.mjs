@@ -2,6 +2,7 @@
 // workload, the killer and the checks; `npm run chaos -- --minutes N` repeats the round as a soak).
 // Needs root for the network namespaces: without it the tests fail, they do not skip.
 import { test, before, after } from "node:test";
+import { scratchDir } from "./helpers.mjs";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -60,12 +61,3 @@ test("no head, agent or worker process is left once the cluster is torn down", a
   assert.deepEqual(leftBehind(c), []);
   c = undefined;
 });
-
-/** A temp directory for this file's run logs, removed when the file's tests end. */
-function scratchDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-const scratchDirs = [];
-after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });

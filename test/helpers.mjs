@@ -71,6 +71,15 @@ export function latch(name = "latch") {
   };
 }
 
+/** A temp directory for a test file's run logs, removed when the test process exits. */
+export function scratchDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (scratchDirs.length === 0) process.once("exit", () => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });
+  scratchDirs.push(dir);
+  return dir;
+}
+const scratchDirs = [];
+
 // ---- the cluster fixture ----------------------------------------------------------------------
 
 /**

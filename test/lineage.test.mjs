@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startNetworkCluster } from "./cluster.mjs";
-import { waitFor } from "./helpers.mjs";
+import { waitFor, scratchDir } from "./helpers.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 let c;
@@ -97,12 +97,3 @@ test("a put() whose only copy was in a store that is gone raises ObjectLostError
   assert.equal(r.get.error, "ObjectLostError", JSON.stringify(r));
   assert.match(r.get.message, /put\(\)/);
 });
-
-/** A temp directory for this file's run logs, removed when the file's tests end. */
-function scratchDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-const scratchDirs = [];
-after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });

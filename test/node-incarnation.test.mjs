@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startNetworkCluster } from "./cluster.mjs";
-import { waitFor, alive } from "./helpers.mjs";
+import { waitFor, alive, scratchDir } from "./helpers.mjs";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 let c;
@@ -67,12 +67,3 @@ test("with every agent gone, a new task fails with NodeDiedError instead of wait
   assert.equal(r.error, "NodeDiedError", JSON.stringify(r));
   assert.match(r.message, /helios status/);
 });
-
-/** A temp directory for this file's run logs, removed when the file's tests end. */
-function scratchDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-const scratchDirs = [];
-after(() => { for (const d of scratchDirs) fs.rmSync(d, { recursive: true, force: true }); });

@@ -212,9 +212,6 @@ export class CoreWorker {
 
   // ---- lost objects: rebuilt from lineage, as in Ray ---------------------------------------
 
-  /** The stored copy of an owned object could not be read from `node` (ObjectTable.lost): true while it is made again. */
-  lost(id: ObjectId, node: NodeId): boolean { return this.objects.lost(id, node); }
-
   /** The task that made this object runs again: its value is pending until the new reply. */
   reset(id: ObjectId, lostNode: NodeId): void { this.objects.reset(id, lostNode); }
 
