@@ -40,7 +40,9 @@ test("soft node affinity falls back to another node", async () => {
 test("DEFAULT fills the local node first and spills to others when it is busy", async () => {
   const one = await c.driver("tasks", { tasks: [{}] }, "a");
   assert.equal(one[0], A());
-  const busy = await c.driver("tasks", { tasks: [1, 2, 3, 4].map(() => ({ ms: 800 })) }, "a");
+  // Long enough that B's leases arrive before A's first two finish, even on a loaded machine
+  // (with 800 ms a slow start on B had let A run a third).
+  const busy = await c.driver("tasks", { tasks: [1, 2, 3, 4].map(() => ({ ms: 3000 })) }, "a");
   const counts = Object.values(busy).reduce((m, n) => ({ ...m, [n]: (m[n] ?? 0) + 1 }), {});
   assert.equal(counts[A()], 2, JSON.stringify(busy));
   assert.equal(counts[B()], 2, JSON.stringify(busy));
